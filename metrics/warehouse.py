@@ -1,0 +1,164 @@
+"""DuckDB connections done right: time zone set, lock errors retried, always closed.
+
+DuckDB allows one process to hold a database file at a time (a reader blocks a writer too). The
+pipeline serializes its own access with a Dagster concurrency pool; these helpers add a short retry
+for the moments when another process (`outcomeloop run` beside `dagster dev`) holds the lock.
+Readers of the published snapshot attach it READ_ONLY from a fresh in-memory connection, because a
+plain `duckdb.connect(path)` in a process that still has that path open returns the OLD file after
+an `os.replace`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from metrics.schemas import SOURCES
+
+LEDGER_DDL = """
+CREATE TABLE IF NOT EXISTS ops.file_ledger (
+    file_path VARCHAR, source VARCHAR, sha256 VARCHAR, size_bytes BIGINT,
+    rows_loaded BIGINT, rows_filtered BIGINT, rows_quarantined BIGINT,
+    status VARCHAR, error VARCHAR, loaded_at TIMESTAMP
+)"""
+
+QUARANTINE_DDL = """
+CREATE TABLE IF NOT EXISTS ops.quarantine (
+    source VARCHAR, file_path VARCHAR, row_number BIGINT, record VARCHAR, reason VARCHAR,
+    quarantined_at TIMESTAMP
+)"""
+
+# Spark's name for "this UTC timestamp as wall-clock time in zone tz"; defined here so the same
+# Ibis expression (a builtin UDF of that name) runs on DuckDB and on Spark.
+_MACROS = (
+    "CREATE OR REPLACE TEMP MACRO from_utc_timestamp(ts, tz) AS "
+    "CAST(timezone(tz, timezone('UTC', CAST(ts AS TIMESTAMP))) AS TIMESTAMP)",
+)
+
+
+class WarehouseBusy(Exception):
+    """Another process held the DuckDB file for longer than we were willing to wait."""
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflicting" in text or "could not set" in text)
+
+
+def connect(
+    path: Path | str,
+    *,
+    read_only: bool = False,
+    timezone: str = "UTC",
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    wait_seconds: float = 60.0,
+    on_wait: Callable[[str], None] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file, retrying briefly while another process holds its lock."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    delay, told = 0.05, False
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc) or time.monotonic() > deadline:
+                if _is_lock_error(exc):
+                    raise WarehouseBusy(
+                        f"{path} is held by another process (is `dagster dev` or another "
+                        f"`outcomeloop run` writing?); waited {wait_seconds:.0f}s"
+                    ) from exc
+                raise
+            if on_wait and not told:
+                on_wait(f"{path.name} is busy in another process; waiting for it")
+                told = True
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    try:
+        configure(con, timezone=timezone, memory_limit=memory_limit, threads=threads)
+    except Exception:
+        con.close()
+        raise
+    return con
+
+
+def configure(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    timezone: str = "UTC",
+    memory_limit: str | None = None,
+    threads: int | None = None,
+) -> None:
+    """Settings every connection needs: the machine's zone must never leak into month buckets."""
+    con.execute(f"SET TimeZone = '{_sql_literal(timezone)}'")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{_sql_literal(memory_limit)}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    for macro in _MACROS:
+        con.execute(macro)
+
+
+def _sql_literal(value: str) -> str:
+    return str(value).replace("'", "''")
+
+
+@contextmanager
+def warehouse(path: Path | str, **kwargs: Any) -> Iterator[duckdb.DuckDBPyConnection]:
+    """`with warehouse(path) as con:` opens, configures and always closes, also on error."""
+    con = connect(path, **kwargs)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the ops and events tables (idempotent). Marts are created by their assets."""
+    for schema in ("ops", "events", "marts"):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    con.execute(LEDGER_DDL)
+    con.execute(QUARANTINE_DDL)
+    for source in SOURCES.values():
+        con.execute(source.ddl("events"))
+
+
+def query_snapshot(
+    snapshot: Path | str,
+    sql: str,
+    params: Sequence[Any] | None = None,
+    *,
+    retries: int = 5,
+) -> Any:
+    """Run one query against the published snapshot and return an Arrow table.
+
+    A fresh in-memory connection ATTACHes the snapshot READ_ONLY as `snap` (and `USE`s it, so
+    queries name tables as `marts.measure_values`), runs the query, and closes. Retries briefly if
+    the file is being swapped at that instant.
+    """
+    snapshot = Path(snapshot)
+    last: Exception | None = None
+    for attempt in range(retries):
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute(f"ATTACH '{_sql_literal(str(snapshot))}' AS snap (READ_ONLY)")
+            con.execute("USE snap")
+            return con.execute(sql, params or []).to_arrow_table()
+        except (duckdb.IOException, duckdb.CatalogException) as exc:
+            if not snapshot.exists():
+                raise FileNotFoundError(f"no published snapshot at {snapshot}") from exc
+            last = exc
+            time.sleep(0.05 * (attempt + 1))
+        finally:
+            con.close()
+    assert last is not None
+    raise last

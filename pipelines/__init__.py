@@ -1,0 +1,1 @@
+"""OutcomeLoop's Dagster code location: ingestion, marts, the published snapshot, automation."""

@@ -1,0 +1,350 @@
+"""`outcomeloop`: the command line for data engineers (demo, run, dev, check, status, reload)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from metrics.config import (
+    DAGSTER_YAML_TEMPLATE,
+    DASHBOARD_APP,
+    REPO_ROOT,
+    WORKSPACE_YAML,
+    ConfigError,
+    Settings,
+    settings,
+)
+from metrics.strategy import StrategyError
+
+
+class CliError(Exception):
+    """An error to print as one clear message, without a traceback."""
+
+
+def prepare_instance(cfg: Settings) -> Path:
+    """Seed $OUTCOMELOOP_HOME/dagster from the repo's dagster.yaml and point DAGSTER_HOME at it."""
+    home = cfg.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    if not target.exists():
+        text = DAGSTER_YAML_TEMPLATE.read_text()
+        if cfg.pg_url:
+            text += (
+                "\nstorage:\n  postgres:\n    postgres_url:\n      env: OUTCOMELOOP_PG_URL\n"
+            )
+        target.write_text(text)
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.environ["OUTCOMELOOP_HOME"] = str(cfg.home)
+    return home
+
+
+# --- check ---------------------------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from metrics.sources import validate_sources_file
+    from metrics.strategy import Problem, load_strategy
+
+    cfg = None
+    if args.strategy is None or args.sources is None:
+        cfg = settings()
+    strategy_path = Path(args.strategy) if args.strategy else cfg.strategy_path
+    sources_path = Path(args.sources) if args.sources else cfg.sources_path
+    failed = False
+    try:
+        load_strategy(strategy_path)
+        print(f"ok   {strategy_path}")
+    except StrategyError as exc:
+        failed = True
+        print(f"FAIL {strategy_path}: {len(exc.problems)} problem(s)")
+        for problem in exc.problems:
+            print(f"  - {problem}")
+    problems: list[Problem] = validate_sources_file(sources_path)
+    if problems:
+        failed = True
+        print(f"FAIL {sources_path}: {len(problems)} problem(s)")
+        for problem in problems:
+            print(f"  - {problem}")
+    else:
+        print(f"ok   {sources_path}")
+    return 1 if failed else 0
+
+
+# --- run -------------------------------------------------------------------------------------------
+
+
+def materialize_all(cfg: Settings, selection=None, tags: dict | None = None):
+    """One materialization of the graph on the persistent instance (so the warehouse pool applies
+    when `dagster dev` runs beside us)."""
+    import dagster as dg
+
+    prepare_instance(cfg)
+    from pipelines.definitions import ALL_ASSETS
+    from pipelines.resources import OutcomeLoopResource
+
+    instance = dg.DagsterInstance.get()
+    try:
+        return dg.materialize(
+            ALL_ASSETS,
+            instance=instance,
+            resources={"outcomeloop": OutcomeLoopResource()},
+            selection=selection,
+            raise_on_error=False,
+            tags={"outcomeloop/trigger": "cli", **(tags or {})},
+        )
+    finally:
+        instance.dispose()
+
+
+def summarize(result) -> tuple[list[str], bool]:
+    """A few lines on what a run did, from the assets' materialization metadata."""
+    totals = dict.fromkeys(
+        ("files_loaded", "files_duplicate", "files_rejected", "rows_loaded", "rows_filtered",
+         "rows_quarantined"), 0)
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        if not mat.asset_key.path[-1].endswith("_events"):
+            continue
+        for key in totals:
+            value = mat.metadata.get(key)
+            if value is not None:
+                totals[key] += int(value.value)
+    failures = [
+        f"{e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[0]}"
+        if e.event_specific_data and e.event_specific_data.error else str(e.step_key)
+        for e in result.all_events
+        if e.event_type_value == "STEP_FAILURE"
+    ]
+    lines = [
+        f"files: {totals['files_loaded']} loaded, {totals['files_duplicate']} duplicate, "
+        f"{totals['files_rejected']} rejected",
+        f"rows:  {totals['rows_loaded']} loaded, {totals['rows_filtered']} filtered, "
+        f"{totals['rows_quarantined']} quarantined",
+    ]
+    lines += [f"FAILED {f}" for f in failures]
+    return lines, bool(failures) or not result.success
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cfg = settings()
+    from metrics.strategy import load_strategy
+
+    load_strategy(cfg.strategy_path)  # fail fast with the check's messages
+    print(f"outcomeloop run: {cfg.home} (waits for the warehouse if `dagster dev` is using it)")
+    started = time.monotonic()
+    result = materialize_all(cfg)
+    lines, failed = summarize(result)
+    for line in lines:
+        print(line)
+    print(f"snapshot: {cfg.snapshot if cfg.snapshot.exists() else 'not published'}")
+    print(f"took {time.monotonic() - started:.1f}s")
+    if failed:
+        print("outcomeloop run FAILED: see the lines above, or the run in the Dagster UI")
+        return 1
+    return 0
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    from metrics.schemas import SOURCES
+    from metrics.sources import load_sources
+    from metrics.strategy import load_strategy
+    from metrics.warehouse import ensure_schema, warehouse
+    from pipelines.ingestion import landed_files
+    from pipelines.ingestion.loader import reload_source
+
+    if args.source not in SOURCES:
+        raise CliError(f"unknown source {args.source!r}; one of: {', '.join(SOURCES)}")
+    cfg = settings()
+    strat = load_strategy(cfg.strategy_path)
+    sources_cfg = load_sources(cfg.sources_path)
+    files = landed_files(cfg.inbox_for(args.source))
+    print(f"reloading {args.source} from {len(files)} landed file(s)")
+    with warehouse(cfg.warehouse, memory_limit="4GB", wait_seconds=300, on_wait=print) as con:
+        ensure_schema(con)
+        outcomes = reload_source(
+            con, args.source, files, sources_cfg,
+            dimensions=list(strat.readiness.dimensions),
+            now=datetime.now(UTC).replace(tzinfo=None), log=print,
+        )
+    for o in outcomes:
+        print(f"  {o.status:9} {Path(o.file_path).name}: {o.rows_loaded} loaded, "
+              f"{o.rows_filtered} filtered, {o.rows_quarantined} quarantined"
+              + (f" ({o.error})" if o.error else ""))
+    print("recomputing the marts and the snapshot")
+    import dagster as dg
+
+    result = materialize_all(
+        cfg, selection=dg.AssetSelection.groups("marts", "serving"), tags={"outcomeloop/reload": args.source}
+    )
+    return 0 if result.success else 1
+
+
+# --- status ---------------------------------------------------------------------------------------
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from metrics.warehouse import query_snapshot
+
+    cfg = settings()
+    print(f"OUTCOMELOOP_HOME  {cfg.home}")
+    print(f"strategy          {cfg.strategy_path}")
+    print(f"sources           {cfg.sources_path}")
+    if not cfg.snapshot.exists():
+        print("snapshot          none yet: run `outcomeloop run` (or `make run`)")
+        return 0
+    meta = query_snapshot(cfg.snapshot, "SELECT * FROM serving.meta").to_pylist()[0]
+    age = datetime.now(UTC).replace(tzinfo=None) - meta["built_at"]
+    print(f"snapshot          built {meta['built_at']:%Y-%m-%d %H:%M:%S} UTC "
+          f"({_age(age.total_seconds())} ago), data through {meta['data_through']}")
+    rows = query_snapshot(cfg.snapshot, "SELECT * FROM serving.source_health ORDER BY source")
+    header = f"{'source':17} {'files':>5} {'rejected':>8} {'events':>9} {'quarantined':>11}  last file loaded"
+    print()
+    print(header)
+    print("-" * len(header))
+    for r in rows.to_pylist():
+        last = r["last_loaded_at"]
+        when = f"{_age((meta['built_at'] - last).total_seconds())} ago" if last else "never"
+        flag = "  STALE" if r["stale"] else ""
+        print(f"{r['source']:17} {r['files']:>5} {r['files_rejected']:>8} {r['events']:>9} "
+              f"{r['rows_quarantined']:>11}  {when}{flag}")
+    return 0
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+# --- demo -----------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pipelines import demo
+
+    cfg = settings()
+    until = date.fromisoformat(args.until) if args.until else None
+    summary = demo.generate(
+        cfg.home, months=args.months, until=until, units=args.units, scale=args.scale,
+        seed=args.seed,
+    )
+    print(f"demo data written to {cfg.inbox} ({len(summary.files)} files)")
+    if args.live:
+        print(f"live: dropping the next day's files every {args.every}s (Ctrl-C stops)")
+        demo.live(cfg.home, every=args.every, seed=args.seed)
+    return 0
+
+
+# --- dev ------------------------------------------------------------------------------------------
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    cfg = settings()
+    prepare_instance(cfg)
+    env = dict(os.environ)
+    bin_dir = Path(sys.executable).parent
+    dagster = shutil.which("dagster", path=str(bin_dir)) or "dagster"
+    procs = [
+        subprocess.Popen(
+            [dagster, "dev", "-w", str(WORKSPACE_YAML), "-p", str(args.dagster_port),
+             "-h", args.host],
+            cwd=REPO_ROOT, env=env, start_new_session=True,
+        ),
+        subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
+             "--server.port", str(args.dashboard_port), "--server.address", args.host,
+             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=REPO_ROOT, env=env, start_new_session=True,
+        ),
+    ]
+    shown = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host
+    print(f"Dagster UI:  http://{shown}:{args.dagster_port}")
+    print(f"Dashboard:   http://{shown}:{args.dashboard_port}")
+    print(f"DAGSTER_HOME={cfg.dagster_home}  (Ctrl-C stops both)")
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        return next(p.returncode for p in procs if p.poll() is not None) or 1
+    except KeyboardInterrupt:
+        print("\nstopping Dagster and the dashboard")
+        return 0
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+
+
+# --- entry point ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="outcomeloop",
+        description="Track a customer-experience strategy's outcomes against its measures.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="write a realistic demo dataset into the inbox")
+    p.add_argument("--months", type=int, default=18, help="months of history (default 18)")
+    p.add_argument("--until", help="last day of the timeline, YYYY-MM-DD (default today)")
+    p.add_argument("--units", nargs="+", help="organisation units (default: five demo units)")
+    p.add_argument("--scale", type=float, default=1.0, help="volume multiplier (1 = ~100k events)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (same seed, same bytes)")
+    p.add_argument("--live", action="store_true", help="then keep dropping new days' files")
+    p.add_argument("--every", type=float, default=10, help="seconds between live drops")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("run", help="ingest new files, recompute the marts, publish the snapshot")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("dev", help="start Dagster (event-driven loop) and the dashboard together")
+    p.add_argument("--dagster-port", type=int, default=3000)
+    p.add_argument("--dashboard-port", type=int, default=8501)
+    p.add_argument("--host", default="127.0.0.1")
+    p.set_defaults(func=cmd_dev)
+
+    p = sub.add_parser("check", help="validate strategy.yaml and sources.yaml, listing every problem")
+    p.add_argument("strategy", nargs="?", help="strategy file (default: the configured one)")
+    p.add_argument("--sources", help="sources file (default: the configured one)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("status", help="freshness per source, ledger and quarantine counts, snapshot age")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("reload", help="rebuild one source's events from all its landed files")
+    p.add_argument("source", help="source name, e.g. nps")
+    p.set_defaults(func=cmd_reload)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, CliError) as exc:
+        print(f"outcomeloop: {exc}", file=sys.stderr)
+        return 2
+    except StrategyError as exc:
+        print(f"outcomeloop: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

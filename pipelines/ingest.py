@@ -1,0 +1,151 @@
+"""Ingestion assets: one per source, loading new files from `inbox/<source>/` into `events.<source>`.
+
+Each file is judged once per content hash, in one transaction with its ledger row; bad rows go to
+`ops.quarantine` with their reason (pipelines.ingestion does the work; these assets are thin).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from metrics.schemas import SOURCES, SourceSchema
+from pipelines.resources import WAREHOUSE_POOL, OutcomeLoopResource
+
+INGEST_GROUP = "ingest"
+
+#: Score ranges the blocking checks hold the events tables to (the adapters quarantine the rest).
+SCORE_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "nps": {"score": (0, 10)},
+    "employee_pulse": {"enps_score": (0, 10), "wellbeing": (1, 5)},
+    "readiness": {"score": (1, 5)},
+}
+
+
+def asset_key(source: str) -> dg.AssetKey:
+    return dg.AssetKey(f"{source}_events")
+
+
+def _check_specs(source: str) -> list[dg.AssetCheckSpec]:
+    key = asset_key(source)
+    specs = [
+        dg.AssetCheckSpec("keys_unique", asset=key, blocking=True, description="one event per key"),
+        dg.AssetCheckSpec(
+            "no_future_timestamps",
+            asset=key,
+            blocking=True,
+            description="no event more than a day in the future",
+        ),
+    ]
+    if source in SCORE_RANGES or source == "ces":
+        specs.append(
+            dg.AssetCheckSpec("scores_in_range", asset=key, blocking=True, description="scores")
+        )
+    return specs
+
+
+def _run_checks(con, schema: SourceSchema, ces_scale: tuple[float, float]) -> list:
+    table = f'events."{schema.name}"'
+    key_cols = ", ".join(f'"{c}"' for c in schema.key)
+    dupes = con.execute(
+        f"SELECT count(*) FROM (SELECT {key_cols} FROM {table} GROUP BY ALL HAVING count(*) > 1)"
+    ).fetchone()[0]
+    results = [
+        dg.AssetCheckResult(
+            check_name="keys_unique",
+            passed=dupes == 0,
+            metadata={"duplicate_keys": dupes, "key": ", ".join(schema.key)},
+        )
+    ]
+    horizon = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)
+    future = con.execute(
+        f'SELECT count(*) FROM {table} WHERE CAST("{schema.time_column}" AS TIMESTAMP) > ?',
+        [horizon],
+    ).fetchone()[0]
+    results.append(
+        dg.AssetCheckResult(
+            check_name="no_future_timestamps", passed=future == 0, metadata={"future_rows": future}
+        )
+    )
+    ranges = dict(SCORE_RANGES.get(schema.name, {}))
+    if schema.name == "ces":
+        ranges["score"] = ces_scale
+    if ranges:
+        where = " OR ".join(f'"{col}" NOT BETWEEN {lo} AND {hi}' for col, (lo, hi) in ranges.items())
+        bad = con.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0]
+        results.append(
+            dg.AssetCheckResult(
+                check_name="scores_in_range",
+                passed=bad == 0,
+                metadata={"out_of_range": bad, "ranges": str(ranges)},
+            )
+        )
+    return results
+
+
+def build_ingest_asset(source: str) -> dg.AssetsDefinition:
+    schema = SOURCES[source]
+
+    @dg.asset(
+        key=asset_key(source),
+        group_name=INGEST_GROUP,
+        kinds={"duckdb"},
+        pool=WAREHOUSE_POOL,
+        check_specs=_check_specs(source),
+        description=(
+            f"Events of the `{source}` source: every landed file in inbox/{source}/ judged once "
+            f"by content hash; rows validated, bad rows quarantined with their reason, and "
+            f"upserted into events.{source} by key ({', '.join(schema.key)})."
+        ),
+    )
+    def _ingest(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
+        from pipelines.ingestion import landed_files
+        from pipelines.ingestion.loader import ingest_files
+
+        cfg = outcomeloop.settings()
+        strategy = outcomeloop.strategy()
+        sources = outcomeloop.sources()
+        files = landed_files(cfg.inbox_for(source))
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with outcomeloop.connect(context.log) as con:
+            outcomes = ingest_files(
+                con,
+                source,
+                files,
+                sources,
+                dimensions=list(strategy.readiness.dimensions),
+                now=now,
+                log=context.log.info,
+            )
+            events = con.execute(f'SELECT count(*) FROM events."{source}"').fetchone()[0]
+            src_cfg = sources.sources.get(source)
+            scale = tuple(getattr(src_cfg, "scale", None) or (1, 7))
+            checks = _run_checks(con, schema, scale)
+        by_status: dict[str, int] = {}
+        for o in outcomes:
+            by_status[o.status] = by_status.get(o.status, 0) + 1
+        rejected = [f"{o.file_path}: {o.error}" for o in outcomes if o.status == "rejected"]
+        for line in rejected:
+            context.log.warning(f"rejected {line}")
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": events,
+                "files_seen": len(files),
+                "files_loaded": by_status.get("loaded", 0),
+                "files_duplicate": by_status.get("duplicate", 0),
+                "files_rejected": by_status.get("rejected", 0),
+                "rows_loaded": sum(o.rows_loaded for o in outcomes),
+                "rows_filtered": sum(o.rows_filtered for o in outcomes),
+                "rows_quarantined": sum(o.rows_quarantined for o in outcomes),
+                "rejected_files": dg.MetadataValue.md(
+                    "\n".join(f"- {r}" for r in rejected) or "none"
+                ),
+            },
+            check_results=checks,
+        )
+
+    return _ingest
+
+
+INGEST_ASSETS = [build_ingest_asset(source) for source in SOURCES]

@@ -1,0 +1,64 @@
+"""Resources: the DuckDB warehouse and the run's configuration, resolved from the environment once.
+
+`DuckDBResource` from dagster-duckdb keeps its file lock when the body raises, so the warehouse is a
+small resource of our own whose connection is always closed (metrics.warehouse.warehouse).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from metrics.config import Settings, settings
+from metrics.strategy import Strategy, load_strategy
+from metrics.warehouse import ensure_schema, warehouse
+
+#: Every asset and check that opens the warehouse, reading or writing, carries this pool.
+WAREHOUSE_POOL = "warehouse"
+
+
+class OutcomeLoopResource(dg.ConfigurableResource):
+    """Where the warehouse lives and which strategy and sources apply.
+
+    Empty fields resolve from the environment (metrics.config) when a run starts, so one set of
+    definitions serves every machine and every test's temporary OUTCOMELOOP_HOME.
+    """
+
+    home: str = ""
+    memory_limit: str = "4GB"
+    threads: int = 0
+
+    def settings(self) -> Settings:
+        if self.home:
+            return settings({"OUTCOMELOOP_HOME": self.home})
+        return settings()
+
+    def strategy(self) -> Strategy:
+        return load_strategy(self.settings().strategy_path)
+
+    def sources(self):
+        from metrics.sources import load_sources
+
+        return load_sources(self.settings().sources_path)
+
+    @contextmanager
+    def connect(
+        self, log: dg.DagsterLogManager | None = None, timezone: str = "UTC"
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open the warehouse (waiting briefly on another process's lock), always closing it."""
+        path: Path = self.settings().warehouse
+        on_wait = log.warning if log is not None else None
+        with warehouse(
+            path,
+            timezone=timezone,
+            memory_limit=self.memory_limit,
+            threads=self.threads or None,
+            wait_seconds=120,
+            on_wait=on_wait,
+        ) as con:
+            ensure_schema(con)
+            yield con
