@@ -1,7 +1,5 @@
 """Jobs data engineers launch by name, the schedules, and the declarative-automation sensor."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from metrics.config import ConfigError, settings

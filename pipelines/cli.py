@@ -36,9 +36,7 @@ def prepare_instance(cfg: Settings) -> Path:
     if not target.exists():
         text = DAGSTER_YAML_TEMPLATE.read_text()
         if cfg.pg_url:
-            text += (
-                "\nstorage:\n  postgres:\n    postgres_url:\n      env: OUTCOMELOOP_PG_URL\n"
-            )
+            text += "\nstorage:\n  postgres:\n    postgres_url:\n      env: OUTCOMELOOP_PG_URL\n"
         target.write_text(text)
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ["OUTCOMELOOP_HOME"] = str(cfg.home)
@@ -106,8 +104,16 @@ def materialize_all(cfg: Settings, selection=None, tags: dict | None = None):
 def summarize(result) -> tuple[list[str], bool]:
     """A few lines on what a run did, from the assets' materialization metadata."""
     totals = dict.fromkeys(
-        ("files_loaded", "files_duplicate", "files_rejected", "rows_loaded", "rows_filtered",
-         "rows_quarantined"), 0)
+        (
+            "files_loaded",
+            "files_duplicate",
+            "files_rejected",
+            "rows_loaded",
+            "rows_filtered",
+            "rows_quarantined",
+        ),
+        0,
+    )
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         if not mat.asset_key.path[-1].endswith("_events"):
@@ -118,7 +124,8 @@ def summarize(result) -> tuple[list[str], bool]:
                 totals[key] += int(value.value)
     failures = [
         f"{e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[0]}"
-        if e.event_specific_data and e.event_specific_data.error else str(e.step_key)
+        if e.event_specific_data and e.event_specific_data.error
+        else str(e.step_key)
         for e in result.all_events
         if e.event_type_value == "STEP_FAILURE"
     ]
@@ -169,19 +176,27 @@ def cmd_reload(args: argparse.Namespace) -> int:
     with warehouse(cfg.warehouse, memory_limit="4GB", wait_seconds=300, on_wait=print) as con:
         ensure_schema(con)
         outcomes = reload_source(
-            con, args.source, files, sources_cfg,
+            con,
+            args.source,
+            files,
+            sources_cfg,
             dimensions=list(strat.readiness.dimensions),
-            now=datetime.now(UTC).replace(tzinfo=None), log=print,
+            now=datetime.now(UTC).replace(tzinfo=None),
+            log=print,
         )
     for o in outcomes:
-        print(f"  {o.status:9} {Path(o.file_path).name}: {o.rows_loaded} loaded, "
-              f"{o.rows_filtered} filtered, {o.rows_quarantined} quarantined"
-              + (f" ({o.error})" if o.error else ""))
+        print(
+            f"  {o.status:9} {Path(o.file_path).name}: {o.rows_loaded} loaded, "
+            f"{o.rows_filtered} filtered, {o.rows_quarantined} quarantined"
+            + (f" ({o.error})" if o.error else "")
+        )
     print("recomputing the marts and the snapshot")
     import dagster as dg
 
     result = materialize_all(
-        cfg, selection=dg.AssetSelection.groups("marts", "serving"), tags={"outcomeloop/reload": args.source}
+        cfg,
+        selection=dg.AssetSelection.groups("marts", "serving"),
+        tags={"outcomeloop/reload": args.source},
     )
     return 0 if result.success else 1
 
@@ -201,8 +216,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     meta = query_snapshot(cfg.snapshot, "SELECT * FROM serving.meta").to_pylist()[0]
     age = datetime.now(UTC).replace(tzinfo=None) - meta["built_at"]
-    print(f"snapshot          built {meta['built_at']:%Y-%m-%d %H:%M:%S} UTC "
-          f"({_age(age.total_seconds())} ago), data through {meta['data_through']}")
+    print(
+        f"snapshot          built {meta['built_at']:%Y-%m-%d %H:%M:%S} UTC "
+        f"({_age(age.total_seconds())} ago), data through {meta['data_through']}"
+    )
     rows = query_snapshot(cfg.snapshot, "SELECT * FROM serving.source_health ORDER BY source")
     header = f"{'source':17} {'files':>5} {'rejected':>8} {'events':>9} {'quarantined':>11}  last file loaded"
     print()
@@ -212,8 +229,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         last = r["last_loaded_at"]
         when = f"{_age((meta['built_at'] - last).total_seconds())} ago" if last else "never"
         flag = "  STALE" if r["stale"] else ""
-        print(f"{r['source']:17} {r['files']:>5} {r['files_rejected']:>8} {r['events']:>9} "
-              f"{r['rows_quarantined']:>11}  {when}{flag}")
+        print(
+            f"{r['source']:17} {r['files']:>5} {r['files_rejected']:>8} {r['events']:>9} "
+            f"{r['rows_quarantined']:>11}  {when}{flag}"
+        )
     return 0
 
 
@@ -237,7 +256,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     cfg = settings()
     until = date.fromisoformat(args.until) if args.until else None
     summary = demo.generate(
-        cfg.home, months=args.months, until=until, units=args.units, scale=args.scale,
+        cfg.home,
+        months=args.months,
+        until=until,
+        units=args.units,
+        scale=args.scale,
         seed=args.seed,
     )
     print(f"demo data written to {cfg.inbox} ({len(summary.files)} files)")
@@ -258,15 +281,39 @@ def cmd_dev(args: argparse.Namespace) -> int:
     dagster = shutil.which("dagster", path=str(bin_dir)) or "dagster"
     procs = [
         subprocess.Popen(
-            [dagster, "dev", "-w", str(WORKSPACE_YAML), "-p", str(args.dagster_port),
-             "-h", args.host],
-            cwd=REPO_ROOT, env=env, start_new_session=True,
+            [
+                dagster,
+                "dev",
+                "-w",
+                str(WORKSPACE_YAML),
+                "-p",
+                str(args.dagster_port),
+                "-h",
+                args.host,
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            start_new_session=True,
         ),
         subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
-             "--server.port", str(args.dashboard_port), "--server.address", args.host,
-             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=REPO_ROOT, env=env, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(DASHBOARD_APP),
+                "--server.port",
+                str(args.dashboard_port),
+                "--server.address",
+                args.host,
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            start_new_session=True,
         ),
     ]
     shown = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host
@@ -320,12 +367,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.set_defaults(func=cmd_dev)
 
-    p = sub.add_parser("check", help="validate strategy.yaml and sources.yaml, listing every problem")
+    p = sub.add_parser(
+        "check", help="validate strategy.yaml and sources.yaml, listing every problem"
+    )
     p.add_argument("strategy", nargs="?", help="strategy file (default: the configured one)")
     p.add_argument("--sources", help="sources file (default: the configured one)")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("status", help="freshness per source, ledger and quarantine counts, snapshot age")
+    p = sub.add_parser(
+        "status", help="freshness per source, ledger and quarantine counts, snapshot age"
+    )
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("reload", help="rebuild one source's events from all its landed files")

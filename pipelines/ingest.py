@@ -4,8 +4,6 @@ Each file is judged once per content hash, in one transaction with its ledger ro
 `ops.quarantine` with their reason (pipelines.ingestion does the work; these assets are thin).
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -72,7 +70,9 @@ def _run_checks(con, schema: SourceSchema, ces_scale: tuple[float, float]) -> li
     if schema.name == "ces":
         ranges["score"] = ces_scale
     if ranges:
-        where = " OR ".join(f'"{col}" NOT BETWEEN {lo} AND {hi}' for col, (lo, hi) in ranges.items())
+        where = " OR ".join(
+            f'"{col}" NOT BETWEEN {lo} AND {hi}' for col, (lo, hi) in ranges.items()
+        )
         bad = con.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0]
         results.append(
             dg.AssetCheckResult(

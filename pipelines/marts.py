@@ -6,8 +6,6 @@ give the same table). Declarative automation keeps them current after ingestion;
 is an input too, so editing a target recomputes them.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -91,7 +89,9 @@ def write_mart(con, name: str, data) -> int:
 
 
 def _periods_meta(con, name: str) -> dict:
-    lo, hi = con.execute(f"SELECT min(period_start), max(period_start) FROM marts.{name}").fetchone()
+    lo, hi = con.execute(
+        f"SELECT min(period_start), max(period_start) FROM marts.{name}"
+    ).fetchone()
     return {"first_period": str(lo) if lo else "none", "last_period": str(hi) if hi else "none"}
 
 
@@ -239,7 +239,9 @@ def feedback_items(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopRe
         metadata={"dagster/row_count": rows, **{f"status_{k}": v for k, v in status.items()}},
         check_results=[
             dg.AssetCheckResult(
-                check_name="items_have_unit", passed=no_unit == 0, metadata={"without_unit": no_unit}
+                check_name="items_have_unit",
+                passed=no_unit == 0,
+                metadata={"without_unit": no_unit},
             )
         ],
     )

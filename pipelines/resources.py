@@ -4,8 +4,6 @@
 small resource of our own whose connection is always closed (metrics.warehouse.warehouse).
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path

@@ -7,8 +7,6 @@ since the last tick and its mtime is fresh) waits for the next tick; `.part` and
 never listed (pipelines.ingestion.landed_files).
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 import time

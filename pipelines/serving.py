@@ -5,8 +5,6 @@ and moves it over `serving/current.duckdb` with `os.replace`, so a reader sees t
 the new one, never a partial one. docs/snapshot.md lists its tables.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import uuid
@@ -66,8 +64,15 @@ def _freshness(sources_cfg, source: str) -> float:
     return float(hours or DEFAULT_FRESHNESS_HOURS[source])
 
 
-def publish_snapshot(con, snapshot: Path, strategy: Strategy, strategy_sha: str, sources_cfg,
-                     now: datetime, dagster_url: str) -> dict:
+def publish_snapshot(
+    con,
+    snapshot: Path,
+    strategy: Strategy,
+    strategy_sha: str,
+    sources_cfg,
+    now: datetime,
+    dagster_url: str,
+) -> dict:
     """Build the snapshot into a new file next to `snapshot`, then atomically replace it."""
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     tmp = snapshot.parent / f".next-{uuid.uuid4().hex}.duckdb"
@@ -121,8 +126,15 @@ def publish_snapshot(con, snapshot: Path, strategy: Strategy, strategy_sha: str,
             "source VARCHAR, min_n INTEGER, anonymity BOOLEAN, format VARCHAR)"
         )
         measure_rows = [
-            (mid, m.label or mid.replace("_", " "), m.kind, m.source, m.min_n, m.anonymity,
-             m.format or _default_format(mid, m))
+            (
+                mid,
+                m.label or mid.replace("_", " "),
+                m.kind,
+                m.source,
+                m.min_n,
+                m.anonymity,
+                m.format or _default_format(mid, m),
+            )
             for mid, m in strategy.measures.items()
         ]
         if measure_rows:
@@ -142,8 +154,16 @@ def publish_snapshot(con, snapshot: Path, strategy: Strategy, strategy_sha: str,
         )
         con.execute(
             "INSERT INTO snap.serving.meta VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [now, data_through, strategy_sha, CONTRACT_VERSION, strategy.name,
-             strategy.timezone, strategy.period, dagster_url],
+            [
+                now,
+                data_through,
+                strategy_sha,
+                CONTRACT_VERSION,
+                strategy.name,
+                strategy.timezone,
+                strategy.period,
+                dagster_url,
+            ],
         )
     finally:
         con.execute("DETACH snap")
@@ -203,20 +223,27 @@ def _source_health(con, sources_cfg, now: datetime) -> None:
             [name],
         ).fetchone()
         events, latest = con.execute(
-            f'SELECT count(*), max(CAST("{schema.time_column}" AS TIMESTAMP)) '
-            f'FROM events."{name}"'
+            f'SELECT count(*), max(CAST("{schema.time_column}" AS TIMESTAMP)) FROM events."{name}"'
         ).fetchone()
-        if name not in configured and ledger[0] == 0:
-            if sources_cfg is not None:
-                continue
+        if name not in configured and ledger[0] == 0 and sources_cfg is not None:
+            continue  # neither configured nor ever seen: not worth a row
         hours = _freshness(sources_cfg, name)
         last_loaded = ledger[8]
         stale = last_loaded is None or (now - last_loaded).total_seconds() > hours * 3600
         con.execute(
             "INSERT INTO snap.serving.source_health VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [name, name in configured, *ledger[:7], events, ledger[7], last_loaded, latest,
-             hours, stale],
+            [
+                name,
+                name in configured,
+                *ledger[:7],
+                events,
+                ledger[7],
+                last_loaded,
+                latest,
+                hours,
+                stale,
+            ],
         )
 
 

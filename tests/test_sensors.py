@@ -1,0 +1,93 @@
+"""The inbox sensor: new complete files start their source's ingestion, once."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import dagster as dg
+import pytest
+
+from pipelines.sensors import inbox_sensor, strategy_sensor
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("OUTCOMELOOP_HOME", str(tmp_path))
+    return tmp_path
+
+
+def _land(home, source, name, text="a,b\n1,2\n", age_seconds=60.0):
+    folder = home / "inbox" / source
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    stamp = time.time() - age_seconds
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def _tick(cursor=None):
+    ctx = dg.build_sensor_context(cursor=cursor)
+    result = inbox_sensor(ctx)
+    return result, result.cursor
+
+
+def _sources(result):
+    return sorted(r.tags["outcomeloop/source"] for r in result.run_requests)
+
+
+def test_new_file_yields_one_request_for_its_source_then_none(home):
+    _land(home, "nps", "a.csv")
+    first, cursor = _tick()
+    assert _sources(first) == ["nps"]
+    assert first.run_requests[0].asset_selection == [dg.AssetKey("nps_events")]
+    second, _ = _tick(cursor)
+    assert second.run_requests == []
+
+
+def test_old_mtime_but_new_name_is_still_picked_up(home):
+    _land(home, "nps", "a.csv", age_seconds=60)
+    _, cursor = _tick()
+    _land(home, "nps", "copied-with-old-mtime.csv", text="x\n", age_seconds=3600)
+    result, _ = _tick(cursor)
+    assert _sources(result) == ["nps"]
+
+
+def test_only_sources_with_new_files_are_requested(home):
+    _land(home, "nps", "a.csv")
+    _, cursor = _tick()
+    _land(home, "revenue", "r.csv")
+    result, _ = _tick(cursor)
+    assert _sources(result) == ["revenue"]
+
+
+def test_a_file_still_being_written_waits_for_a_stable_size(home):
+    path = _land(home, "ces", "big.jsonl", text="{}\n", age_seconds=0)
+    first, cursor = _tick()
+    assert first.run_requests == []  # fresh mtime, size not yet seen twice
+    with path.open("a") as fh:
+        fh.write("{}\n")
+    second, cursor = _tick(cursor)
+    assert second.run_requests == []  # it grew: still being written
+    third, _ = _tick(cursor)
+    assert _sources(third) == ["ces"]  # same size as on the last tick: complete
+
+
+def test_part_and_hidden_files_are_ignored(home):
+    _land(home, "nps", "upload.csv.part")
+    _land(home, "nps", ".~lock.a.csv#")
+    result, _ = _tick()
+    assert result.run_requests == []
+
+
+def test_strategy_sensor_requests_once_per_content(home):
+    (home / "strategy.yaml").write_text("name: one\n")
+    ctx = dg.build_sensor_context()
+    first = strategy_sensor(ctx)
+    assert [r.asset_selection for r in first.run_requests] == [[dg.AssetKey("strategy")]]
+    again = strategy_sensor(dg.build_sensor_context(cursor=first.cursor))
+    assert again.run_requests == []
+    (home / "strategy.yaml").write_text("name: two\n")
+    changed = strategy_sensor(dg.build_sensor_context(cursor=first.cursor))
+    assert len(changed.run_requests) == 1
