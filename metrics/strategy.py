@@ -12,7 +12,6 @@ import difflib
 import hashlib
 import math
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -262,7 +261,7 @@ def validate_strategy(raw: object) -> tuple[Strategy | None, list[Problem]]:
     structural = _structural_problems(acyclic)
     taken = {p.path for p in cycles + structural}
     semantic = [p for p in _semantic_problems(acyclic, cut) if p.path not in taken]
-    problems = _unique(cycles + structural + semantic)
+    problems = _in_document_order(_unique(cycles + structural + semantic), raw)
     if problems:
         return None, problems
     return Strategy.model_validate(acyclic), []
@@ -395,15 +394,17 @@ def _from_pydantic(err: Any) -> Problem | None:
     if kind in ("list_type", "tuple_type"):
         return Problem(path, f"expected a list ([a, b] or - lines), got {_a(given)}")
     if kind.startswith("date"):
-        return Problem(path, f"not a date: {_show(given)}", "write dates as YYYY-MM-DD")
+        return Problem(
+            path, f"not a date: {_show(given)}", "write dates as YYYY-MM-DD, without a time"
+        )
     return Problem(path, f"{err['msg']} (got {_show(given)})")
 
 
-def _suggest(given: str, known: list[str], what: str) -> str:
+def _suggest(given: str, known: list[str], what: str, otherwise: str = "remove it") -> str:
     close = difflib.get_close_matches(given, known, n=1, cutoff=0.6)
     if close:
         return f"did you mean {close[0]!r}?"
-    return f"known {what}: {', '.join(known)}" if known else "remove it"
+    return f"known {what}: {', '.join(known)}" if known else otherwise
 
 
 def _a(value: object) -> str:
@@ -419,8 +420,18 @@ def _a(value: object) -> str:
 
 
 def _show(value: object) -> str:
-    text = repr(value)
+    text = str(value) if isinstance(value, date) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _in_document_order(problems: list[Problem], raw: dict) -> list[Problem]:
+    """Group problems by the top-level section they are in, in the order the file has them."""
+    order = {str(key): i for i, key in enumerate(raw)}
+
+    def section(problem: Problem) -> int:
+        return order.get(re.split(r"[.\[]", problem.path, maxsplit=1)[0], len(order))
+
+    return sorted(problems, key=section)
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
@@ -532,7 +543,7 @@ def _measure_problems(measures: dict) -> list[Problem]:
                         Problem(f"{p}.{side}", "a ratio cannot divide by or into itself")
                     )
                 elif isinstance(ref, str) and ref not in measures:
-                    hint = _suggest(ref, ids, "measures")
+                    hint = _suggest(ref, ids, "measures", "define it under measures:")
                     problems.append(Problem(f"{p}.{side}", f"unknown measure {ref!r}", hint))
             continue
         source = m.get("source")
@@ -639,7 +650,7 @@ def _check_node(node: object, path: str, tree: _Tree) -> None:
         )
     if isinstance(measure, str):
         if measure not in tree.measure_ids:
-            hint = _suggest(measure, tree.measure_ids, "measures")
+            hint = _suggest(measure, tree.measure_ids, "measures", "define it under measures:")
             tree.problems.append(Problem(f"{path}.measure", f"unknown measure {measure!r}", hint))
         tree.problems.extend(_target_problems(node, path, direction, "node"))
         for unit, targets in _mapping(by_unit).items():
@@ -820,7 +831,9 @@ def _readiness_problems(readiness: dict) -> list[Problem]:
     if isinstance(dimensions, list):
         if not dimensions:
             problems.append(
-                Problem("readiness.dimensions", "no dimensions to assess", "e.g. [leadership, data]")
+                Problem(
+                    "readiness.dimensions", "no dimensions to assess", "e.g. [leadership, data]"
+                )
             )
         seen: set[object] = set()
         for i, dim in enumerate(dimensions):
@@ -828,7 +841,8 @@ def _readiness_problems(readiness: dict) -> list[Problem]:
                 problems.append(
                     Problem(f"readiness.dimensions[{i}]", f"dimension {dim!r} is listed twice")
                 )
-            seen.add(dim)
+            if isinstance(dim, str):
+                seen.add(dim)
     return problems
 
 
@@ -875,10 +889,3 @@ def _status_problems(status: dict) -> list[Problem]:
             )
         )
     return problems
-
-
-def iter_node_paths(node: Node, path: str = "tree") -> Iterator[tuple[str, Node]]:
-    """(YAML path, node) depth-first, root first: where each node lives in strategy.yaml."""
-    yield path, node
-    for i, child in enumerate(node.children):
-        yield from iter_node_paths(child, f"{path}.children[{i}]")
