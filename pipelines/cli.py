@@ -21,6 +21,7 @@ from metrics.config import (
     Settings,
     settings,
 )
+from metrics.sources import SourcesError
 from metrics.strategy import StrategyError
 
 
@@ -47,8 +48,8 @@ def prepare_instance(cfg: Settings) -> Path:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from metrics.sources import validate_sources_file
-    from metrics.strategy import Problem, load_strategy
+    from metrics.sources import SourcesError, load_sources
+    from metrics.strategy import load_strategy
 
     cfg = None
     if args.strategy is None or args.sources is None:
@@ -64,14 +65,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"FAIL {strategy_path}: {len(exc.problems)} problem(s)")
         for problem in exc.problems:
             print(f"  - {problem}")
-    problems: list[Problem] = validate_sources_file(sources_path)
-    if problems:
-        failed = True
-        print(f"FAIL {sources_path}: {len(problems)} problem(s)")
-        for problem in problems:
-            print(f"  - {problem}")
-    else:
+    try:
+        load_sources(sources_path)
         print(f"ok   {sources_path}")
+    except SourcesError as exc:
+        failed = True
+        print(f"FAIL {sources_path}: {len(exc.problems)} problem(s)")
+        for problem in exc.problems:
+            print(f"  - {problem}")
     return 1 if failed else 0
 
 
@@ -392,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, CliError) as exc:
         print(f"outcomeloop: {exc}", file=sys.stderr)
         return 2
-    except StrategyError as exc:
+    except (StrategyError, SourcesError) as exc:
         print(f"outcomeloop: {exc}", file=sys.stderr)
         return 2
 

@@ -84,14 +84,14 @@ class UnitProfile:
 
 
 _PROFILES: dict[str, UnitProfile] = {
-    "Sales": UnitProfile(520, 330, 40, 22, 620_000, 1_800, 10, 0.0, 2),
-    "Marketing": UnitProfile(360, 220, 24, 6, 300_000, 900, 12, 0.2, 8),
-    "Support": UnitProfile(880, 950, 70, 8, 460_000, 6_000, 6, 0.22, 0),
-    "Customer Success": UnitProfile(540, 430, 32, 26, 520_000, 2_600, 14, 0.25, 10),
+    "Sales": UnitProfile(520, 330, 80, 33, 620_000, 1_800, 10, 0.0, 2),
+    "Marketing": UnitProfile(360, 220, 45, 9, 300_000, 900, 12, 0.2, 8),
+    "Support": UnitProfile(880, 950, 120, 12, 460_000, 6_000, 6, 0.22, 0),
+    "Customer Success": UnitProfile(540, 430, 60, 39, 520_000, 2_600, 14, 0.25, 10),
     # small on purpose: its NPS sometimes misses min_n 30 and its pulse the anonymity threshold 5
-    "Billing": UnitProfile(40, 36, 7, 4, 150_000, 1_500, 4, 0.15, 3),
+    "Billing": UnitProfile(40, 36, 7, 6, 150_000, 1_500, 4, 0.15, 3),
 }
-_GENERIC = UnitProfile(500, 400, 30, 12, 400_000, 2_500, 10, 0.2, 5)
+_GENERIC = UnitProfile(500, 400, 50, 18, 400_000, 2_500, 10, 0.2, 5)
 
 #: When the first, second, ... unit passes its gate, as a fraction of the timeline (the last unit
 #: never passes when there are two or more).
@@ -827,7 +827,7 @@ def _upsell_rows(story: Story, seed: int, month: int) -> list[list[str]]:
         kind = rng.choice(len(types), size=n, p=[0.5, 0.3, 0.12, 0.08])
         win_p = np.where(kind == 0, 0.33 + 0.22 * g, 0.35)
         won = rng.random(n) < win_p
-        amount = np.round(rng.lognormal(9.3, 0.45, size=n) * np.where(kind == 0, 1 + 0.15 * g, 1))
+        amount = np.round(rng.lognormal(9.0, 0.45, size=n) * np.where(kind == 0, 1 + 0.15 * g, 1))
         close_day = rng.integers(1, last.day + 1, size=n)
         age = rng.integers(20, 120, size=n)
         pick_name = rng.integers(0, len(names), size=n)
