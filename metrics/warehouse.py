@@ -152,7 +152,7 @@ def query_snapshot(
             con.execute("SET TimeZone = 'UTC'")
             con.execute(f"ATTACH '{_sql_literal(str(snapshot))}' AS snap (READ_ONLY)")
             con.execute("USE snap")
-            return con.execute(sql, params or []).to_arrow_table()
+            return con.sql(sql, params=list(params or [])).to_arrow_table()  # no DB-API copy
         except (duckdb.IOException, duckdb.CatalogException) as exc:
             if not snapshot.exists():
                 raise FileNotFoundError(f"no published snapshot at {snapshot}") from exc

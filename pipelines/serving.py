@@ -146,7 +146,7 @@ def publish_snapshot(
             "INSERT INTO snap.serving.strategy VALUES (?)",
             [json.dumps(strategy.model_dump(mode="json"))],
         )
-        data_through = _data_through(con)
+        data_through = _data_through(con, now)
         con.execute(
             "CREATE TABLE snap.serving.meta (built_at TIMESTAMP, data_through TIMESTAMP, "
             "strategy_sha256 VARCHAR, contract_version VARCHAR, strategy_name VARCHAR, "
@@ -192,14 +192,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _data_through(con) -> datetime | None:
+def _data_through(con, now: datetime) -> datetime | None:
     """The newest event time in the warehouse: what the numbers are current through."""
     parts = [
         f'SELECT max(CAST("{s.time_column}" AS TIMESTAMP)) AS t FROM events."{s.name}"'
         for s in SOURCES.values()
         if s.name not in ("revenue", "cost", "readiness")
     ]
-    return con.execute(f"SELECT max(t) FROM ({' UNION ALL '.join(parts)})").fetchone()[0]
+    newest = con.execute(f"SELECT max(t) FROM ({' UNION ALL '.join(parts)})").fetchone()[0]
+    # an export can carry events stamped later than now (clock skew, a whole day's file):
+    # the numbers are never "current through" a moment that has not happened yet
+    return min(newest, now) if newest is not None else None
 
 
 def _source_health(con, sources_cfg, now: datetime) -> None:

@@ -1,0 +1,1 @@
+"""OutcomeLoop's Streamlit dashboard: pages that read the published snapshot only."""

@@ -1,0 +1,199 @@
+"""Data health (data engineers): did the data arrive, and what was rejected or quarantined?
+
+Nothing is dropped silently: every landed file is in the ledger (loaded, rejected with its error,
+or a duplicate of bytes already loaded), every row became an event, was filtered on purpose or was
+quarantined with its reason. This page shows per source the last file, the row counts and the
+freshness, the rejected files, the quarantine reasons with sample rows, and feedback actions that
+match no response (yet).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import components, queries
+
+QUESTION = (
+    "Did the data arrive? Per source: last file, rows loaded, filtered, quarantined, freshness."
+)
+
+
+def freshness_label(row: Any) -> str:
+    """A source's state in words: no data, stale (older than its policy allows) or fresh."""
+    if not bool(row.get("configured", True)):
+        return f"{components.CIRCLE} Not configured"
+    if not row.get("files") or pd.isna(row.get("files")):
+        return f"{components.CIRCLE} No data yet"
+    if not row.get("events") or pd.isna(row.get("events")):
+        return f"{components.DOT} No events loaded"
+    stale = row.get("stale")
+    if stale is not None and not pd.isna(stale) and bool(stale):
+        return f"{components.DOT} Stale"
+    return f"{components.DOT} Fresh"
+
+
+def _sources(meta: queries.Meta, health: pd.DataFrame) -> None:
+    st.subheader("Sources", anchor=False)
+    if health.empty:
+        st.info("No sources configured and no files landed yet.")
+        return
+    table = pd.DataFrame({
+        "Source": health["source"],
+        "State": [freshness_label(r) for _, r in health.iterrows()],
+        "Last file": health["last_file"].fillna(""),
+        "Last loaded": health["last_loaded_at"],
+        "Latest event": health["latest_event_at"],
+        "Age (hours)": health["freshness_hours"],
+        "Files": health["files"],
+        "Rejected": health["files_rejected"],
+        "Duplicates": health["files_duplicate"],
+        "Rows loaded": health["rows_loaded"],
+        "Rows filtered": health["rows_filtered"],
+        "Rows quarantined": health["rows_quarantined"],
+        "Events": health["events"],
+    })  # fmt: skip
+    st.dataframe(
+        components.colored(table, ["State"]), hide_index=True, width="stretch",
+        column_config={
+            "Age (hours)": st.column_config.Column(
+                help="How old the source's data is, in hours, when the snapshot was built"
+            ),
+        },
+    )  # fmt: skip
+    st.caption(
+        "Stale: the newest event is older than the source's freshness policy allows. "
+        "Filtered rows were excluded on purpose (a `where` rule, survey previews); quarantined rows "
+        "are listed below with their reasons."
+    )
+    empty = health[health["files"].fillna(0) == 0]
+    for _, r in empty.iterrows():
+        st.info(
+            f"**{components.escape_markdown(r['source'])}**: no data yet, so its measures are "
+            f"empty. Drop its exports into `inbox/{r['source']}/`; the sensor picks them up.",
+            icon=":material/inbox:",
+        )
+
+
+def _rejected(meta: queries.Meta) -> None:
+    st.subheader("Rejected files", anchor=False)
+    rejected = queries.file_ledger(meta, "rejected")
+    if rejected.empty:
+        st.success("No file was rejected.", icon=":material/check_circle:")
+        return
+    st.dataframe(
+        rejected[["loaded_at", "source", "file_path", "error", "size_bytes"]].rename(
+            columns={"loaded_at": "Seen", "source": "Source", "file_path": "File",
+                     "error": "Error", "size_bytes": "Bytes"}
+        ),
+        hide_index=True, width="stretch",
+        column_config={
+            "Seen": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+            "Error": st.column_config.TextColumn(width="large"),
+        },
+    )  # fmt: skip
+    st.caption(
+        "A rejected file loads nothing. Fix the mapping in sources.yaml, then "
+        "`outcomeloop reload SOURCE`, or land a corrected file."
+    )
+
+
+def _quarantine(meta: queries.Meta) -> None:
+    st.subheader("Quarantined rows by reason", anchor=False)
+    summary = queries.quarantine_summary(meta)
+    if summary.empty:
+        st.success("No row is in quarantine.", icon=":material/check_circle:")
+        return
+    st.dataframe(
+        summary[["source", "reason", "rows", "files", "last_at"]].rename(
+            columns={"source": "Source", "reason": "Reason", "rows": "Rows", "files": "Files",
+                     "last_at": "Last seen"}
+        ),
+        hide_index=True, width="stretch",
+        column_config={
+            "Last seen": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+            "Reason": st.column_config.TextColumn(width="large"),
+        },
+    )  # fmt: skip
+    for i, r in summary.head(10).iterrows():
+        title = f"{r['source']}: {r['reason']} ({int(r['rows']):,} rows)"
+        with st.expander(components.escape_markdown(title)):
+            st.caption(
+                f"Sample: {components.escape_markdown(r['sample_file'])}, "
+                f"row {'–' if pd.isna(r['sample_row']) else int(r['sample_row'])}"
+            )
+            st.code(r["sample_record"] or "", language="json", wrap_lines=True)
+            rows = queries.quarantine_rows(meta, r["source"], r["reason"])
+            if len(rows) > 1:
+                st.dataframe(
+                    rows.rename(columns={"quarantined_at": "Quarantined", "file_path": "File",
+                                         "row_number": "Row", "record": "Record"}),
+                    hide_index=True, width="stretch", key=f"q_rows_{i}",
+                )  # fmt: skip
+
+
+def _orphans(meta: queries.Meta) -> None:
+    st.subheader("Orphan feedback actions", anchor=False)
+    orphans = queries.orphan_actions(meta)
+    if orphans.empty:
+        st.success("Every feedback action matches a response.", icon=":material/check_circle:")
+        return
+    st.dataframe(
+        orphans.rename(columns={"feedback_id": "Feedback id", "action_at": "Action at",
+                                "action_type": "Action", "owner": "Owner", "file_path": "File",
+                                "row_number": "Row"}),
+        hide_index=True, width="stretch",
+        column_config={"Action at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+    )  # fmt: skip
+    st.caption(
+        "Actions whose feedback_id matches no response: a typo in the id, or the response has "
+        "not arrived yet (files land in any order). They are kept, and count once it arrives."
+    )
+
+
+def render() -> None:
+    components.page_header("Data health", ":material/monitor_heart:", QUESTION)
+    meta = queries.current()
+    if meta is None:
+        components.empty_state(queries.snapshot_path())
+        return
+    try:
+        _render(meta)
+    except queries.SnapshotUnreadable as exc:
+        components.unreadable_state(str(exc))
+
+
+def _render(meta: queries.Meta) -> None:
+    health = queries.source_health(meta)
+    ledger = queries.file_ledger(meta)
+    orphans = queries.orphan_actions(meta)
+    c1, c2, c3, c4, c5 = st.columns(5)
+    status = ledger["status"].value_counts() if not ledger.empty else pd.Series(dtype="int64")
+    c1.metric("Files loaded", components.format_count(status.get("loaded", 0)), border=True)
+    c2.metric("Files rejected", components.format_count(status.get("rejected", 0)), border=True)
+    c3.metric(
+        "Duplicates skipped", components.format_count(status.get("duplicate", 0)), border=True
+    )
+    c4.metric(
+        "Rows quarantined", components.format_count(health["rows_quarantined"].sum()), border=True
+    )
+    c5.metric("Orphan actions", components.format_count(len(orphans)), border=True)
+    st.link_button(
+        "Open the Dagster UI (runs, asset checks, sensors)", meta.dagster_url,
+        icon=":material/open_in_new:",
+    )  # fmt: skip
+    _sources(meta, health)
+    _rejected(meta)
+    _quarantine(meta)
+    _orphans(meta)
+    with st.expander(f"File ledger ({len(ledger):,} files)"):
+        st.dataframe(
+            ledger, hide_index=True, width="stretch",
+            column_config={"loaded_at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+        )  # fmt: skip
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,235 @@
+"""Feedback loop (CX teams): is the feedback we collect acted upon, in time?
+
+Every detractor or high-effort response becomes an item with a deadline. Per unit this page shows
+whether the unit may run the loop (its readiness gate), how many items arrived, how many were acted
+upon within the SLA or late, which are overdue, and which are held because the unit was not ready
+(held items are not pretended to be acted upon). Below: the trend of the within-SLA share and the
+item list with filters and a CSV download.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import components, queries
+
+QUESTION = "Is the feedback we collect acted upon, within the SLA? Per unit, with the items behind."
+ALL_PERIODS = "__all__"
+COUNTS = ("items", "in_loop", "acted_within_sla", "acted_late", "overdue", "open", "held_not_ready")
+
+
+def within_sla_share(acted_within_sla: float, acted_late: float, overdue: float) -> float | None:
+    """Share of the items whose deadline has passed (or that were acted upon) that were acted upon
+    within the SLA. Open items, not yet due, count neither way. None when nothing is due yet."""
+    decided = acted_within_sla + acted_late + overdue
+    return None if decided == 0 else acted_within_sla / decided
+
+
+def _share_of(df: pd.DataFrame) -> pd.Series:
+    decided = df["acted_within_sla"] + df["acted_late"] + df["overdue"]
+    return (df["acted_within_sla"] / decided.where(decided > 0)).astype("float64")
+
+
+def _metrics(totals: pd.Series, median_hours: Any, sla_hours: float) -> None:
+    share = within_sla_share(totals["acted_within_sla"], totals["acted_late"], totals["overdue"])
+    top = st.columns(4)
+    top[0].metric("Items", components.format_count(totals["items"]), border=True)
+    top[1].metric("In loop", components.format_count(totals["in_loop"]), border=True)
+    top[2].metric("Overdue", components.format_count(totals["overdue"]), border=True)
+    top[3].metric("Held", components.format_count(totals["held_not_ready"]), border=True)
+    bottom = st.columns(4)
+    bottom[0].metric(
+        "Acted within SLA", components.format_count(totals["acted_within_sla"]), border=True
+    )
+    bottom[1].metric("Acted late", components.format_count(totals["acted_late"]), border=True)
+    bottom[2].metric("Within SLA", "–" if share is None else f"{100 * share:.0f}%", border=True)
+    bottom[3].metric("Median time to action", components.format_hours(median_hours), border=True)
+    st.caption(
+        f"SLA: first action within {sla_hours:g} hours. Within SLA: of the items due (acted upon, "
+        "late or overdue), the share acted upon in time; open items not yet due count neither way."
+    )
+
+
+def _unit_table(loop: pd.DataFrame, gates: pd.DataFrame, period: date | None, kind: str) -> None:
+    by_unit = loop.groupby("unit", as_index=False)[list(COUNTS)].sum()
+    # The mart's median per unit and period; over several periods only a range can be told.
+    medians = loop.groupby("unit")["median_hours_to_action"].agg(["min", "max", "count"])
+    records = []
+    for _, r in by_unit.iterrows():
+        gate = components.gate_state(gates, r["unit"], period)
+        since = components.format_period(gate["since"], kind) if gate["since"] is not None else ""
+        records.append({
+            "Unit": r["unit"],
+            "Gate": gate["label"] + (f" since {since}" if since else ""),
+            "Items": r["items"],
+            "In loop": r["in_loop"],
+            "Acted within SLA": r["acted_within_sla"],
+            "Acted late": r["acted_late"],
+            "Overdue": r["overdue"],
+            "Open": r["open"],
+            "Held": r["held_not_ready"],
+            "Within SLA": _pct(within_sla_share(r["acted_within_sla"], r["acted_late"], r["overdue"])),
+            "Median time to action": _median_text(medians, r["unit"]),
+        })  # fmt: skip
+    st.dataframe(
+        components.colored(pd.DataFrame(records), ["Gate"], keep=["Within SLA"]), hide_index=True, width="stretch",
+        column_config={
+            "Within SLA": st.column_config.ProgressColumn(
+                "Within SLA", min_value=0, max_value=100, format="%.0f%%",
+                help="Of the items due, the share acted upon within the SLA",
+                color=components.PROGRESS_COLOR,
+            ),
+        },
+    )  # fmt: skip
+
+
+def _median_text(medians: pd.DataFrame, unit: str) -> str:
+    if unit not in medians.index or not medians.loc[unit, "count"]:
+        return "–"
+    low, high = medians.loc[unit, "min"], medians.loc[unit, "max"]
+    if low == high:
+        return components.format_hours(low)
+    return f"{components.format_hours(low)} to {components.format_hours(high)} (per period)"
+
+
+def _pct(share: float | None) -> float | None:
+    return None if share is None else 100 * share
+
+
+def _trend(loop: pd.DataFrame, kind: str) -> None:
+    st.subheader("Acted within SLA, over time", anchor=False)
+    org = loop.groupby("period_start", as_index=False)[list(COUNTS)].sum()
+    org["share"] = _share_of(org) * 100
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=org["period_start"], y=org["share"], mode="lines+markers", name="All units",
+        line={"color": "#1976d2", "width": 3}, connectgaps=False,
+    ))  # fmt: skip
+    for unit, rows in loop.groupby("unit"):
+        rows = rows.sort_values("period_start")
+        fig.add_trace(go.Scatter(
+            x=rows["period_start"], y=_share_of(rows) * 100, mode="lines+markers", name=str(unit),
+            line={"width": 1.5, "dash": "dot"}, connectgaps=False,
+        ))  # fmt: skip
+    fig.update_layout(
+        height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis_title="% within SLA",
+        yaxis_range=[0, 105], legend={"orientation": "h", "y": 1.15}, hovermode="x unified",
+        xaxis=components.period_axis(kind, org["period_start"].nunique()),
+    )  # fmt: skip
+    st.plotly_chart(fig, width="stretch", key="sla_trend")
+    st.caption(
+        "Of the items due in each period of arrival, the share acted upon within the SLA. "
+        "A gap means nothing was due in that period."
+    )
+
+
+def _items(meta: queries.Meta) -> None:
+    st.subheader("Feedback items", anchor=False)
+    options = queries.feedback_options(meta)
+    if not options["units"]:
+        st.info("No feedback items yet: no NPS detractor or high-effort CES response has arrived.")
+        return
+    c1, c2, c3 = st.columns(3)
+    units = c1.multiselect("Unit", options["units"], default=options["units"], key="fl_units")
+    sources = c2.multiselect(
+        "Source", options["sources"], default=options["sources"], key="fl_sources",
+        format_func=str.upper,
+    )  # fmt: skip
+    default_status = [s for s in ("overdue",) if s in options["statuses"]] or options["statuses"]
+    statuses = c3.multiselect(
+        "Status", options["statuses"], default=default_status, key="fl_statuses",
+        format_func=components.feedback_status_label,
+    )  # fmt: skip
+    items = queries.feedback_items(meta, tuple(units), tuple(sources), tuple(statuses))
+    if items.empty:
+        st.success("No items match these filters.", icon=":material/check_circle:")
+        return
+    mask = queries.mask_contacts_enabled(meta)
+    now = meta.built_at  # the run's "now", as the marts judged overdue
+    shown = pd.DataFrame({
+        "Received": items["received_at"],
+        "Unit": items["unit"],
+        "Source": items["source"].str.upper(),
+        "Score": items["score"],
+        "Comment": [components.comment_text(c, mask) for c in items["comment"]],
+        "Due": items["due_at"],
+        "Status": [components.feedback_status_label(s) for s in items["status"]],
+        "Overdue by": [
+            components.format_hours((pd.Timestamp(now) - d).total_seconds() / 3600)
+            if s == "overdue" and pd.notna(d) else ""
+            for s, d in zip(items["status"], items["due_at"], strict=True)
+        ],
+        "First action": items["first_action_at"],
+        "Feedback id": items["feedback_id"],
+    })  # fmt: skip
+    total = int(items["total"].iloc[0])
+    st.dataframe(
+        components.colored(shown, ["Status"]), hide_index=True, width="stretch",
+        column_config={
+            "Score": st.column_config.NumberColumn(format="%g"),
+            "Comment": st.column_config.TextColumn(width="large"),
+        },
+    )  # fmt: skip
+    more = f", the first {len(items):,} shown" if total > len(items) else ""
+    st.caption(
+        f"{components.plural(total, 'item matches', 'items match')}{more}; the longest overdue first."
+    )
+    csv = shown.assign(Status=items["status"].to_numpy()).to_csv(index=False)
+    st.download_button(
+        "Download these items (CSV)", csv, file_name="feedback_items.csv", mime="text/csv",
+        icon=":material/download:", key="fl_csv",
+    )  # fmt: skip
+
+
+def render() -> None:
+    components.page_header("Feedback loop", ":material/forum:", QUESTION)
+    meta = queries.current()
+    if meta is None:
+        components.empty_state(queries.snapshot_path())
+        return
+    try:
+        _render(meta)
+    except queries.SnapshotUnreadable as exc:
+        components.unreadable_state(str(exc))
+
+
+def _render(meta: queries.Meta) -> None:
+    loop = queries.feedback_loop(meta)
+    gates = queries.gates(meta)
+    sla = float((queries.strategy(meta).get("feedback_loop") or {}).get("sla_hours", 48))
+    if loop.empty:
+        st.info(
+            "No feedback loop yet: the snapshot has no NPS or CES responses and no readiness "
+            "assessments. The Data health page shows which sources have arrived."
+        )
+        return
+    periods = sorted(set(loop["period_start"]), reverse=True)
+    choice = st.selectbox(
+        "Period of arrival", [*periods, ALL_PERIODS], index=0, key="fl_period",
+        format_func=lambda p: "All periods" if p == ALL_PERIODS
+        else components.format_period(p, meta.period),
+    )  # fmt: skip
+    period = None if choice == ALL_PERIODS else choice
+    chosen = loop if period is None else loop[loop["period_start"] == period]
+    totals = chosen[list(COUNTS)].sum()
+    _metrics(totals, queries.median_hours_to_action(meta, period), sla)
+    if totals["held_not_ready"]:
+        st.caption(
+            f"{components.plural(int(totals['held_not_ready']), 'item is', 'items are')} held: "
+            "they arrived while their unit had "
+            "not passed its readiness assessment, so they are not counted as acted upon (see the "
+            "Readiness page for what blocks the unit)."
+        )
+    st.subheader("Per unit", anchor=False)
+    _unit_table(chosen, gates, period, meta.period)
+    _trend(loop, meta.period)
+    _items(meta)
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,467 @@
+"""Every question the dashboard asks the published snapshot, in one place.
+
+The dashboard reads `$OUTCOMELOOP_HOME/serving/current.duckdb` and nothing else (not the warehouse,
+not strategy.yaml: the strategy travels inside the snapshot). Each query goes through
+`metrics.warehouse.query_snapshot`, which attaches the file READ_ONLY from a fresh in-memory
+connection, runs one statement and closes, so the pipeline can swap in a new snapshot at any time.
+
+Values from widgets reach SQL only as parameters. Results are cached with `st.cache_data`, keyed on
+the snapshot's `built_at`: when the pipeline publishes, `built_at` changes, the keys change and the
+pages show the new numbers by themselves (the TTL only bounds memory). `serving.meta` is read
+cheaply on every run, cached on the file's identity (inode, size, modification time).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from metrics.config import settings
+from metrics.schemas import ALL_UNITS
+from metrics.warehouse import query_snapshot
+
+CACHE_TTL_SECONDS = 600
+#: Rows at most in a drill-down or item list (the page says when there are more).
+ROW_LIMIT = 2000
+
+
+class SnapshotUnreadable(Exception):
+    """The snapshot exists but a table the dashboard needs is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Meta:
+    """One published snapshot: where it is, when it was built and what it covers."""
+
+    path: str
+    built_at: datetime
+    data_through: datetime | None
+    strategy_name: str
+    timezone: str
+    period: str
+    dagster_url: str
+    contract_version: str
+
+    @property
+    def key(self) -> str:
+        """The cache key of everything read from this snapshot."""
+        return self.built_at.isoformat()
+
+
+def snapshot_path() -> Path:
+    return settings().snapshot
+
+
+def _run(path: str, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+    """One query against the snapshot, Arrow converted to pandas at the edge."""
+    try:
+        return query_snapshot(path, sql, params).to_pandas()
+    except FileNotFoundError:
+        raise
+    except duckdb.Error as exc:
+        raise SnapshotUnreadable(f"{path}: {exc}".splitlines()[0]) from exc
+
+
+@st.cache_data(ttl=2, show_spinner=False)
+def _read_meta(path: str, identity: tuple[int, int, int]) -> Meta:
+    row = _run(path, "SELECT * FROM serving.meta LIMIT 1")
+    if row.empty:
+        raise SnapshotUnreadable(f"{path}: serving.meta has no row")
+    r = row.iloc[0]
+
+    def text(column: str, default: str) -> str:
+        value = r.get(column)
+        return default if value is None or pd.isna(value) else str(value)
+
+    data_through = r.get("data_through")
+    return Meta(
+        path=path,
+        built_at=pd.Timestamp(r["built_at"]).to_pydatetime(),
+        data_through=None if pd.isna(data_through) else pd.Timestamp(data_through).to_pydatetime(),
+        strategy_name=text("strategy_name", "OutcomeLoop"),
+        timezone=text("timezone", "UTC"),
+        period=text("period", "month"),
+        dagster_url=text("dagster_url", settings().dagster_url),
+        contract_version=text("contract_version", ""),
+    )
+
+
+def current(path: Path | None = None) -> Meta | None:
+    """The published snapshot's meta row, or None when nothing has been published yet."""
+    path = path or snapshot_path()
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    try:
+        return _read_meta(str(path), (stat.st_ino, stat.st_size, stat.st_mtime_ns))
+    except FileNotFoundError:  # swapped away between stat and attach, and not back yet
+        return None
+
+
+# --- the strategy as published -----------------------------------------------------------------
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _strategy(path: str, built_at: str) -> dict[str, Any]:
+    df = _run(path, "SELECT strategy_json FROM serving.strategy LIMIT 1")
+    if df.empty or df.iloc[0, 0] is None:
+        return {}
+    try:
+        return json.loads(df.iloc[0, 0])
+    except json.JSONDecodeError as exc:
+        raise SnapshotUnreadable(f"{path}: serving.strategy is not valid JSON ({exc})") from exc
+
+
+def strategy(meta: Meta) -> dict[str, Any]:
+    """The validated strategy (context, readiness, feedback_loop, status, privacy, ...) as a dict."""
+    return _strategy(meta.path, meta.key)
+
+
+def mask_contacts_enabled(meta: Meta) -> bool:
+    """The strategy's privacy.mask_contacts; on unless the strategy turns it off."""
+    privacy = strategy(meta).get("privacy") or {}
+    return bool(privacy.get("mask_contacts", True))
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _tree(path: str, built_at: str) -> pd.DataFrame:
+    return _run(path, "SELECT * FROM serving.tree ORDER BY position")
+
+
+def tree(meta: Meta) -> pd.DataFrame:
+    """The outcome tree's nodes in depth-first order (root first)."""
+    return _tree(meta.path, meta.key)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _measures(path: str, built_at: str) -> pd.DataFrame:
+    return _run(path, "SELECT * FROM serving.measures ORDER BY measure")
+
+
+def measures(meta: Meta) -> pd.DataFrame:
+    """Each measure's label, kind, source, min_n, anonymity flag and display format."""
+    return _measures(meta.path, meta.key)
+
+
+# --- outcome progress and measure values -------------------------------------------------------
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _progress_periods(path: str, built_at: str) -> list[date]:
+    df = _run(
+        path,
+        "SELECT DISTINCT period_start FROM marts.outcome_progress WHERE unit = ? "
+        "ORDER BY period_start DESC",
+        [ALL_UNITS],
+    )
+    return [pd.Timestamp(p).date() for p in df["period_start"]]
+
+
+def progress_periods(meta: Meta) -> list[date]:
+    """Periods with outcome progress for the whole organisation, newest first."""
+    return _progress_periods(meta.path, meta.key)
+
+
+_PROGRESS_SQL = """
+SELECT op.*, coalesce(mv.suppressed, false) AS suppressed, mv.note AS note,
+       m.min_n, coalesce(m.anonymity, false) AS anonymity
+FROM marts.outcome_progress AS op
+LEFT JOIN marts.measure_values AS mv
+  ON mv.measure = op.measure AND mv.unit = op.unit AND mv.period_start = op.period_start
+LEFT JOIN serving.measures AS m ON m.measure = op.measure
+"""
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _progress(path: str, built_at: str, period: date | None, unit: str | None) -> pd.DataFrame:
+    where, params = [], []
+    if period is not None:
+        where.append("op.period_start = ?")
+        params.append(period)
+    if unit is not None:
+        where.append("op.unit = ?")
+        params.append(unit)
+    sql = _PROGRESS_SQL + (" WHERE " + " AND ".join(where) if where else "")
+    return _run(path, sql + " ORDER BY op.period_start, op.node", params)
+
+
+def progress(meta: Meta, period: date | None = None, unit: str | None = ALL_UNITS) -> pd.DataFrame:
+    """outcome_progress rows (with each row's suppression flag from measure_values)."""
+    return _progress(meta.path, meta.key, period, unit)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _measure_values(
+    path: str, built_at: str, measure: str | None, units: tuple[str, ...] | None
+) -> pd.DataFrame:
+    sql = (
+        "SELECT mv.*, m.min_n, coalesce(m.anonymity, false) AS anonymity "
+        "FROM marts.measure_values AS mv LEFT JOIN serving.measures AS m USING (measure) "
+        "WHERE (CAST(? AS VARCHAR) IS NULL OR mv.measure = ?) "
+        "AND (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), mv.unit)) "
+        "ORDER BY mv.measure, mv.unit, mv.period_start"
+    )
+    unit_list = list(units) if units is not None else None
+    return _run(path, sql, [measure, measure, unit_list, unit_list])
+
+
+def measure_values(
+    meta: Meta, measure: str | None = None, units: tuple[str, ...] | None = None
+) -> pd.DataFrame:
+    """measure_values rows, optionally for one measure and some units, with min_n and anonymity."""
+    return _measure_values(meta.path, meta.key, measure, units)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _units(path: str, built_at: str) -> list[str]:
+    df = _run(
+        path,
+        "SELECT unit FROM marts.measure_values WHERE unit <> ? "
+        "UNION SELECT unit FROM marts.readiness_gates WHERE unit <> ? "
+        "UNION SELECT unit FROM marts.feedback_loop WHERE unit <> ? ORDER BY unit",
+        [ALL_UNITS, ALL_UNITS, ALL_UNITS],
+    )
+    return [str(u) for u in df["unit"]]
+
+
+def units(meta: Meta) -> list[str]:
+    """Every organisation unit named in the snapshot (without `all`)."""
+    return _units(meta.path, meta.key)
+
+
+# --- behind every number: the responses ---------------------------------------------------------
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _response_periods(path: str, built_at: str, source: str) -> list[date]:
+    df = _run(
+        path,
+        "SELECT DISTINCT period_start FROM serving.responses WHERE source = ? "
+        "ORDER BY period_start DESC",
+        [source],
+    )
+    return [pd.Timestamp(p).date() for p in df["period_start"]]
+
+
+def response_periods(meta: Meta, source: str) -> list[date]:
+    """Periods the snapshot holds responses of one source for, newest first."""
+    return _response_periods(meta.path, meta.key, source)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _responses(
+    path: str, built_at: str, source: str, unit: str, period: date, with_comment: bool, limit: int
+) -> pd.DataFrame:
+    return _run(
+        path,
+        "SELECT responded_at, unit, score, comment, response_id, account_id, file_path, "
+        "row_number, count(*) OVER () AS total "
+        "FROM serving.responses WHERE source = ? AND period_start = ? AND (? = ? OR unit = ?) "
+        "AND (NOT ? OR coalesce(trim(comment), '') <> '') "
+        "ORDER BY score, responded_at LIMIT ?",
+        [source, period, unit, ALL_UNITS, unit, with_comment, limit],
+    )
+
+
+def responses(
+    meta: Meta,
+    source: str,
+    unit: str,
+    period: date,
+    *,
+    with_comment: bool = False,
+    limit: int = ROW_LIMIT,
+) -> pd.DataFrame:
+    """The survey responses behind a measure value (lowest scores first); `total` counts all
+    (with `with_comment`, only those with a comment)."""
+    return _responses(meta.path, meta.key, source, unit, period, with_comment, limit)
+
+
+# --- feedback loop -----------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _feedback_loop(path: str, built_at: str) -> pd.DataFrame:
+    return _run(
+        path,
+        "SELECT * FROM marts.feedback_loop WHERE unit <> ? ORDER BY period_start, unit",
+        [ALL_UNITS],
+    )
+
+
+def feedback_loop(meta: Meta) -> pd.DataFrame:
+    """Per unit and period of arrival: items, in loop, acted (within SLA / late), overdue, held."""
+    return _feedback_loop(meta.path, meta.key)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _feedback_options(path: str, built_at: str) -> dict[str, list[str]]:
+    df = _run(
+        path,
+        "SELECT list(DISTINCT unit ORDER BY unit) AS units, "
+        "list(DISTINCT source ORDER BY source) AS sources, "
+        "list(DISTINCT status ORDER BY status) AS statuses FROM marts.feedback_items",
+    )
+    row = df.iloc[0]
+    return {k: [str(v) for v in (row[k] if row[k] is not None else [])] for k in df.columns}
+
+
+def feedback_options(meta: Meta) -> dict[str, list[str]]:
+    """The units, sources and statuses present among the feedback items (for the filters)."""
+    return _feedback_options(meta.path, meta.key)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _feedback_items(
+    path: str,
+    built_at: str,
+    units: tuple[str, ...],
+    sources: tuple[str, ...],
+    statuses: tuple[str, ...],
+    limit: int,
+) -> pd.DataFrame:
+    return _run(
+        path,
+        "SELECT feedback_id, unit, source, received_at, score, comment, status, due_at, "
+        "first_action_at, hours_to_action, account_id, count(*) OVER () AS total "
+        "FROM marts.feedback_items "
+        "WHERE list_contains(CAST(? AS VARCHAR[]), unit) "
+        "AND list_contains(CAST(? AS VARCHAR[]), source) "
+        "AND list_contains(CAST(? AS VARCHAR[]), status) "
+        "ORDER BY due_at NULLS LAST, received_at LIMIT ?",
+        [list(units), list(sources), list(statuses), limit],
+    )
+
+
+def feedback_items(
+    meta: Meta,
+    units: tuple[str, ...],
+    sources: tuple[str, ...],
+    statuses: tuple[str, ...],
+    limit: int = ROW_LIMIT,
+) -> pd.DataFrame:
+    """Feedback items matching the filters, the longest overdue first; `total` counts all."""
+    return _feedback_items(meta.path, meta.key, units, sources, statuses, limit)
+
+
+# --- readiness ---------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _readiness(path: str, built_at: str) -> pd.DataFrame:
+    return _run(path, "SELECT * FROM marts.readiness ORDER BY unit, dimension")
+
+
+def readiness(meta: Meta) -> pd.DataFrame:
+    """Each unit's latest score per readiness dimension, with the number of assessors."""
+    return _readiness(meta.path, meta.key)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _gates(path: str, built_at: str) -> pd.DataFrame:
+    return _run(
+        path,
+        "SELECT * FROM marts.readiness_gates WHERE unit <> ? ORDER BY unit, period_start",
+        [ALL_UNITS],
+    )
+
+
+def gates(meta: Meta) -> pd.DataFrame:
+    """The readiness gate per unit and period: score, ready, blocking dimensions, ready since."""
+    return _gates(meta.path, meta.key)
+
+
+# --- data health -------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _source_health(path: str, built_at: str) -> pd.DataFrame:
+    return _run(path, "SELECT * FROM serving.source_health ORDER BY source")
+
+
+def source_health(meta: Meta) -> pd.DataFrame:
+    """Per source: files, rows loaded / filtered / quarantined, last file, freshness."""
+    return _source_health(meta.path, meta.key)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _file_ledger(path: str, built_at: str, status: str | None) -> pd.DataFrame:
+    return _run(
+        path,
+        "SELECT loaded_at, source, status, file_path, rows_loaded, rows_filtered, "
+        "rows_quarantined, size_bytes, error, sha256 FROM ops.file_ledger "
+        "WHERE (CAST(? AS VARCHAR) IS NULL OR status = ?) ORDER BY loaded_at DESC",
+        [status, status],
+    )
+
+
+def file_ledger(meta: Meta, status: str | None = None) -> pd.DataFrame:
+    """Landed files, newest first; `status` ('loaded', 'rejected', 'duplicate') filters."""
+    return _file_ledger(meta.path, meta.key, status)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _quarantine_summary(path: str, built_at: str) -> pd.DataFrame:
+    return _run(path, "SELECT * FROM serving.quarantine_summary ORDER BY rows DESC, source, reason")
+
+
+def quarantine_summary(meta: Meta) -> pd.DataFrame:
+    """Quarantined rows counted per source and reason, each with a sample row."""
+    return _quarantine_summary(meta.path, meta.key)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _quarantine_rows(
+    path: str, built_at: str, source: str, reason: str, limit: int
+) -> pd.DataFrame:
+    return _run(
+        path,
+        "SELECT quarantined_at, file_path, row_number, record FROM ops.quarantine "
+        "WHERE source = ? AND reason = ? ORDER BY quarantined_at DESC, row_number LIMIT ?",
+        [source, reason, limit],
+    )
+
+
+def quarantine_rows(meta: Meta, source: str, reason: str, limit: int = 20) -> pd.DataFrame:
+    """The newest quarantined rows of one source and reason (the record as it arrived)."""
+    return _quarantine_rows(meta.path, meta.key, source, reason, limit)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _orphan_actions(path: str, built_at: str) -> pd.DataFrame:
+    return _run(path, "SELECT * FROM serving.orphan_actions ORDER BY action_at DESC")
+
+
+def orphan_actions(meta: Meta) -> pd.DataFrame:
+    """Feedback actions whose feedback_id matches no response (yet)."""
+    return _orphan_actions(meta.path, meta.key)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _median_hours(
+    path: str, built_at: str, period: date | None, grain: str, tz: str
+) -> float | None:
+    df = _run(
+        path,
+        "SELECT median(hours_to_action) AS h FROM marts.feedback_items "
+        "WHERE in_loop AND hours_to_action IS NOT NULL AND (CAST(? AS DATE) IS NULL OR "
+        "CAST(date_trunc(?, timezone(?, timezone('UTC', received_at))) AS DATE) = ?)",
+        [period, grain, tz, period],
+    )
+    value = df["h"].iloc[0]
+    return None if pd.isna(value) else float(value)
+
+
+def median_hours_to_action(meta: Meta, period: date | None = None) -> float | None:
+    """Median hours from arrival to first action over all in-loop items acted upon (of one period
+    of arrival, in the strategy's zone, when given)."""
+    return _median_hours(meta.path, meta.key, period, meta.period, meta.timezone)

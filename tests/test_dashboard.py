@@ -1,0 +1,333 @@
+"""The dashboard on a hand-written snapshot (tests/snapshot_factory.py): every page renders, shows
+the snapshot's numbers, hides what must be hidden, and explains itself when there is no data."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import components
+from tests.snapshot_factory import DDL, HOSTILE_COMMENT, make_snapshot
+
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+PAGES = ("outcome_tree", "feedback_loop", "readiness", "data_health")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("OUTCOMELOOP_HOME", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def expected(home: Path) -> dict:
+    return make_snapshot(home / "serving" / "current.duckdb")
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    if page != "outcome_tree":  # the default page
+        at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    found = [m.value for m in at.metric if m.label == label]
+    assert found, f"no metric {label!r}; metrics: {[m.label for m in at.metric]}"
+    return found[0]
+
+
+def all_text(at: AppTest) -> str:
+    """Everything the page writes as text, markdown or table cells."""
+    parts = [e.value for kind in ("markdown", "caption", "info", "success", "warning", "error")
+             for e in getattr(at, kind)]  # fmt: skip
+    parts += [d.value.to_string() for d in at.dataframe]
+    return "\n".join(str(p) for p in parts)
+
+
+def frame(at: AppTest, column: str) -> pd.DataFrame:
+    """The first table on the page that has `column`."""
+    for d in at.dataframe:
+        if column in d.value.columns:
+            return d.value
+    raise AssertionError(f"no table with column {column!r}")
+
+
+# --- pages on the fixture snapshot ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_exception(expected: dict, page: str) -> None:
+    at = open_page(page)
+    assert at.title[0].value == page.replace("_", " ").capitalize()
+
+
+def test_outcome_tree_shows_root_revenue_and_status(expected: dict) -> None:
+    at = open_page("outcome_tree")
+    assert metric(at, "Revenue · Mar 2025") == expected["root_value_text"] == "810.0K"
+    assert metric(at, "Target") == expected["root_target_text"]
+    assert metric(at, "Progress vs expected") == "5% of 12%"
+    assert any(m.value == "**Status** :orange-badge[At risk]" for m in at.markdown)
+    table = frame(at, "Node").set_index("Value")
+    assert table.loc["810.0K", "Status"] == "● At risk"
+    dot = at.get("graphviz_chart")[0].proto.spec
+    assert '"revenue" [label="Revenue\\n810.0K  (target 1.00M)' in dot
+    assert "AT RISK" in dot and 'color="#b26a00"' in dot
+
+
+def test_outcome_tree_shows_measure_values(expected: dict) -> None:
+    at = open_page("outcome_tree")
+    table = frame(at, "Node")
+    nps = table[table["Node"].str.endswith("Net Promoter Score")].iloc[0]
+    assert nps["Value"] == expected["nps_all_latest_text"] == "+24"
+    assert nps["Status"] == "● On track"
+    assert nps["95% interval"] == "+12 to +36"
+    ces = table[table["Node"].str.endswith("Customer Effort Score")].iloc[0]
+    assert ces["Value"] == expected["ces_all_latest_text"]
+    assert round(ces["Progress"], 1) == round(100 * (5.1 - 4.6) / 1.2, 1)
+
+
+def test_unit_filter_shows_unit_values_and_hides_suppressed_cells(expected: dict) -> None:
+    at = open_page("outcome_tree")
+    at.selectbox(key="tree_unit").select("Support").run()
+    assert not at.exception
+    table = frame(at, "Support value")
+    by_node = dict(zip(table["Node"].str.strip("\u2003└ "), table["Support value"], strict=True))
+    assert by_node["Revenue"] == "305.0K"
+    assert by_node["Customer Effort Score"] == "4.90"
+    assert by_node["Net Promoter Score"] == "Hidden"
+    assert "too few responses (12 of the 30 needed)" in all_text(at)
+    # Support's suppressed NPS (50) never appears, in any form.
+    assert "+50" not in all_text(at)
+    at.selectbox(key="tree_unit").select("Sales").run()
+    table = frame(at, "Sales value")
+    nps = table[table["Node"].str.endswith("Net Promoter Score")].iloc[0]
+    assert nps["Sales value"] == expected["nps_sales_latest_text"]
+
+
+def test_drilldown_lists_responses_with_file_and_row_and_masks_contacts(expected: dict) -> None:
+    at = open_page("outcome_tree")
+    at.selectbox(key="drill_unit").select("Sales").run()
+    table = frame(at, "Comment")
+    assert list(table["Response"]) == ["R_102", "R_101", "R_103"]  # lowest scores first
+    assert list(table["Row"]) == [13, 12, 14]
+    assert set(table["File"]) == {"inbox/nps/nps_2025_03.csv"}
+    masked = table.set_index("Response").loc["R_101", "Comment"]
+    assert masked == "Waited two weeks. Call me at [phone hidden] or mail [e-mail hidden]"
+    assert "jane.doe@example.com" not in all_text(at)
+    assert any("**+22** from 128 responses" in m.value for m in at.markdown)
+    at.toggle(key="drill_with_comment").set_value(False).run()  # R_105 has no comment
+    assert list(frame(at, "Comment")["Response"]) == ["R_102", "R_101", "R_105", "R_103"]
+
+
+def test_contacts_are_shown_when_the_strategy_turns_masking_off(home: Path) -> None:
+    make_snapshot(home / "serving" / "current.duckdb", mask_contacts=False)
+    at = open_page("outcome_tree")
+    comments = list(frame(at, "Comment")["Comment"])
+    assert any("jane.doe@example.com" in c for c in comments)
+
+
+def test_hostile_comment_is_text_not_markup(expected: dict) -> None:
+    at = open_page("feedback_loop")
+    items = frame(at, "Comment")
+    assert list(items["Comment"]) == [HOSTILE_COMMENT]  # a table cell: shown as typed
+    for element in (*at.markdown, *at.caption):
+        assert "evil.example" not in element.value  # never handed to the markdown renderer
+
+
+def test_feedback_loop_counts_and_gates(expected: dict) -> None:
+    at = open_page("feedback_loop")
+    assert metric(at, "Items") == str(expected["march_items"])
+    assert metric(at, "In loop") == "3"
+    assert metric(at, "Acted within SLA") == "1"
+    assert metric(at, "Overdue") == str(expected["overdue_total"])
+    assert metric(at, "Held") == str(expected["held_total"])
+    assert metric(at, "Within SLA") == "50%"  # 1 acted in time of 2 due (1 acted, 1 overdue)
+    units = frame(at, "Gate").set_index("Unit")
+    assert units.loc["Sales", "Gate"] == "● Ready since Jan 2025"
+    assert units.loc["Support", "Gate"] == "● Not ready since Jan 2025"
+    assert units.loc["Support", "Held"] == 1
+    items = frame(at, "Feedback id")
+    assert list(items["Feedback id"]) == [expected["overdue_feedback_id"]]  # default: overdue
+    assert list(items["Due"]) == ["2025-03-17 08:00"]
+    assert list(items["Overdue by"]) == ["3.2 days"]  # due 17 Mar 08:00, snapshot 20 Mar 12:00
+
+
+def test_feedback_loop_filters_and_all_periods(expected: dict) -> None:
+    at = open_page("feedback_loop")
+    at.multiselect(key="fl_statuses").set_value(["held_not_ready", "acted_late"]).run()
+    items = frame(at, "Feedback id")
+    assert sorted(items["Feedback id"]) == ["C_202", "R_090"]
+    at.multiselect(key="fl_sources").set_value(["nps"]).run()
+    assert list(frame(at, "Feedback id")["Feedback id"]) == ["R_090"]
+    at.selectbox(key="fl_period").select("__all__").run()
+    assert metric(at, "Items") == "5"
+    assert metric(at, "Acted late") == "1"
+    assert metric(at, "Within SLA") == "33%"  # 1 in time of 3 due
+    assert at.get("download_button")[0].proto.label == "Download these items (CSV)"
+
+
+def test_readiness_gates_and_assessor_only_block(expected: dict) -> None:
+    at = open_page("readiness")
+    assert metric(at, "Units ready") == "1 of 2"
+    gates = frame(at, "Gate").set_index("Unit")
+    assert gates.loc["Sales", "Gate"] == "● Ready"
+    assert gates.loc["Sales", "Since"] == "Jan 2025"
+    assert gates.loc["Support", "Gate"] == "● Not ready"
+    assert gates.loc["Support", "Blocked by"] == (
+        "Only the assessor count: 1 assessor scored it, 2 needed"
+    )
+    closest = [m.value for m in at.markdown if m.value.startswith("**Support**")]
+    assert closest and "Only the assessor count" in closest[0]
+
+
+def test_data_health_ledger_quarantine_and_empty_sources(expected: dict) -> None:
+    at = open_page("data_health")
+    assert metric(at, "Files loaded") == "3"
+    assert metric(at, "Files rejected") == "1"
+    assert metric(at, "Duplicates skipped") == "1"
+    assert metric(at, "Rows quarantined") == "1"
+    assert metric(at, "Orphan actions") == "1"
+    assert list(frame(at, "Error")["File"]) == [expected["rejected_file"]]
+    reasons = frame(at, "Reason")
+    assert list(reasons["Reason"]) == [expected["quarantine_reason"]]
+    assert list(reasons["Rows"]) == [1]
+    assert list(frame(at, "Feedback id")["Feedback id"]) == [expected["orphan_feedback_id"]]
+    states = frame(at, "State").set_index("Source")["State"]
+    assert states["nps"] == "● Fresh" and states["revenue"] == "● Stale"
+    assert states["upsell"] == "○ No data yet"
+    infos = " ".join(i.value for i in at.info)
+    for source in expected["sources_without_data"]:
+        assert f"`inbox/{source}/`" in infos
+
+
+def test_sidebar_says_how_current_the_data_is(expected: dict) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "Data current through" in sidebar and "2025-03-20 09:30 UTC" in sidebar
+    assert any("Snapshot built" in c.value for c in at.sidebar.caption)
+
+
+def test_a_new_snapshot_shows_up_without_restart(home: Path, expected: dict) -> None:
+    at = open_page("data_health")
+    assert metric(at, "Files rejected") == "1"
+    make_snapshot(
+        home / "serving" / "current.duckdb",
+        built_at=datetime(2025, 3, 20, 13, 0),
+        tables={"ops.file_ledger": []},
+    )
+    at.run()
+    assert metric(at, "Files rejected") == "0"
+
+
+# --- empty and error states -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_without_a_snapshot_every_page_says_how_to_get_one(home: Path, page: str) -> None:
+    at = open_page(page)
+    text = " ".join(i.value for i in at.info)
+    assert "No published snapshot yet" in text
+    assert "`make run`" in text and "`outcomeloop run`" in text
+    assert not at.metric and not at.dataframe
+
+
+EMPTY_MESSAGES = {
+    "outcome_tree": "No outcome progress yet",
+    "feedback_loop": "No feedback loop yet",
+    "readiness": "No readiness assessments yet",
+    "data_health": "No sources configured and no files landed yet",
+}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_snapshot_without_data_explains_itself(home: Path, page: str) -> None:
+    keep = {"serving.meta", "serving.strategy", "serving.tree", "serving.measures"}
+    make_snapshot(home / "serving" / "current.duckdb", tables={t: [] for t in DDL if t not in keep})
+    at = open_page(page)
+    assert any(i.value.startswith(EMPTY_MESSAGES[page]) for i in at.info)
+
+
+# --- pure functions ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("mail jane.doe@example.com now", "mail [e-mail hidden] now"),
+        ("call +49 170 1234567.", "call [phone hidden]."),
+        ("call (030) 123-4567 today", "call [phone hidden] today"),
+        ("on 2025-03-20 it broke", "on 2025-03-20 it broke"),  # a date is not a phone number
+        ("score 10, order 12345", "score 10, order 12345"),  # short numbers stay
+        ("no contact here", "no contact here"),
+        (None, None),
+    ],
+)
+def test_mask_contacts(text: str | None, masked: str | None) -> None:
+    assert components.mask_contacts(text) == masked
+
+
+def test_escape_markdown_neutralises_markup() -> None:
+    escaped = components.escape_markdown("**bold** <b>x</b> [a](http://e.x) :red[y] $z$")
+    assert escaped == r"\*\*bold\*\* \<b\>x\</b\> \[a\]\(http\://e\.x\) \:red\[y\] \$z\$"
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt", "kind", "text"),
+    [
+        (810000, "currency", "sum", "810.0K"),
+        (12_500_000, "currency", "sum", "12.50M"),
+        (4.2, None, "sum_ratio", "4.20"),
+        (24.4, "signed", "nps", "+24"),
+        (-5.2, None, "nps", "-5"),
+        (0.2, None, "nps", "0"),
+        (34.25, None, "share", "34.2%"),
+        (0.125, None, "ratio", "12.5%"),
+        (62.5, None, "employee_health", "62.5/100"),
+        (5.1, "number", "mean", "5.10"),
+        (None, "currency", "sum", "–"),
+        (float("nan"), None, "mean", "–"),
+    ],
+)
+def test_format_value(value, fmt, kind, text) -> None:
+    assert components.format_value(value, fmt, kind) == text
+
+
+def test_tree_dot_colours_and_words_and_escapes_quotes() -> None:
+    dot = components.tree_dot([
+        {"node": "revenue", "parent": None, "label": 'Rev "net"', "status": "off_track",
+         "lines": ["1.00M"]},
+        {"node": "nps", "parent": "revenue", "label": "NPS", "status": None},
+    ])  # fmt: skip
+    assert '"revenue" [label="Rev \\"net\\"\\n1.00M\\nOFF TRACK", fillcolor="#fde7e7"' in dot
+    assert '"nps" [label="NPS\\nINSUFFICIENT DATA"' in dot
+    assert '"revenue" -> "nps";' in dot
+
+
+def test_gate_state_reports_the_current_streak() -> None:
+    gates = pd.DataFrame({
+        "unit": ["A"] * 4,
+        "period_start": [date(2025, m, 1) for m in (1, 2, 3, 4)],
+        "score": [3.0, 3.8, 3.0, 3.1],
+        "ready": [False, True, False, False],
+        "blocking_dimensions": [["data"], [], ["data"], ["people", "data"]],
+        "ready_since": [None, date(2025, 2, 1), None, None],
+    })  # fmt: skip
+    state = components.gate_state(gates, "A")
+    assert (state["ready"], state["since"], state["blocking"]) == (
+        False, date(2025, 3, 1), ["people", "data"]
+    )  # fmt: skip
+    assert components.gate_state(gates, "A", date(2025, 2, 1))["since"] == date(2025, 2, 1)
+    assert components.gate_state(gates, "B")["ready"] is None
+
+
+def test_within_sla_share_ignores_items_not_yet_due() -> None:
+    from dashboard.pages.feedback_loop import within_sla_share
+
+    assert within_sla_share(1, 0, 1) == 0.5
+    assert within_sla_share(0, 0, 0) is None
