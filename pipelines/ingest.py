@@ -100,16 +100,17 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
         ),
     )
     def _ingest(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
-        from pipelines.ingestion import landed_files
-        from pipelines.ingestion.loader import ingest_files
+        from pipelines.ingestion.loader import ingest_files, record_refused, scan_inbox
 
         cfg = outcomeloop.settings()
         strategy = outcomeloop.strategy()
         sources = outcomeloop.sources()
-        files = landed_files(cfg.inbox_for(source))
+        scan = scan_inbox(cfg.inbox_for(source))
+        files = scan.files
         now = datetime.now(UTC).replace(tzinfo=None)
         with outcomeloop.connect(context.log) as con:
-            outcomes = ingest_files(
+            outcomes = record_refused(con, source, scan.refused, now=now)
+            outcomes += ingest_files(
                 con,
                 source,
                 files,
@@ -122,6 +123,14 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
             src_cfg = sources.sources.get(source)
             scale = tuple(getattr(src_cfg, "scale", None) or (1, 7))
             checks = _run_checks(con, schema, scale)
+            # --- compute: spark (issue 10): the source's events land in the lake as Parquet ---
+            lake_meta = {}
+            if cfg.compute == "spark":
+                from pipelines.lake import export_source_to_lake
+
+                export = export_source_to_lake(con, source, cfg.lake)
+                lake_meta = {"lake_path": str(export.path), "lake_rewritten": export.written}
+            # --- end compute: spark ---
         by_status: dict[str, int] = {}
         for o in outcomes:
             by_status[o.status] = by_status.get(o.status, 0) + 1
@@ -141,6 +150,7 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
                 "rejected_files": dg.MetadataValue.md(
                     "\n".join(f"- {r}" for r in rejected) or "none"
                 ),
+                **lake_meta,
             },
             check_results=checks,
         )
