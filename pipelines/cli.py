@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -29,15 +30,71 @@ class CliError(Exception):
     """An error to print as one clear message, without a traceback."""
 
 
+#: The instance's storage on PostgreSQL (dagster-postgres): runs, event log (with the concurrency
+#: pools' slots) and schedules/sensors (their cursors) in one database. The URL stays in the
+#: environment, never in the file.
+POSTGRES_STORAGE = """
+# PostgreSQL for runs, events, pools and sensor cursors (OUTCOMELOOP_PG_URL was set when this
+# instance was prepared; remove this block to go back to SQLite).
+storage:
+  postgres:
+    postgres_url:
+      env: OUTCOMELOOP_PG_URL
+"""
+
+
+def _check_pg_driver(url: str) -> None:
+    """Fail early, with the fix, when SQLAlchemy would pick a PostgreSQL driver that is missing.
+
+    SQLAlchemy 2.1 maps a plain `postgresql://` URL to psycopg 3, while dagster-postgres installs
+    psycopg2; `postgresql+psycopg2://...` names the installed driver.
+    """
+    import importlib.util
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+        driver = parsed.get_dialect().driver
+    except ArgumentError as exc:  # also an unknown dialect or driver name
+        raise ConfigError(
+            "OUTCOMELOOP_PG_URL is not a database URL; expected "
+            "postgresql+psycopg2://user:password@host:5432/dagster"
+        ) from exc
+    if parsed.get_backend_name() != "postgresql":
+        raise ConfigError(
+            f"OUTCOMELOOP_PG_URL names a {parsed.get_backend_name()!r} database; the Dagster "
+            "instance needs PostgreSQL: postgresql+psycopg2://user:password@host:5432/dagster"
+        )
+    if importlib.util.find_spec(driver) is None:
+        raise ConfigError(
+            f"OUTCOMELOOP_PG_URL ({parsed.render_as_string(hide_password=True)}) needs the "
+            f"{driver!r} module, which is not installed; write the URL as "
+            "postgresql+psycopg2://... (dagster-postgres installs psycopg2: "
+            "pip install 'outcomeloop[postgres]')"
+        )
+
+
 def prepare_instance(cfg: Settings) -> Path:
-    """Seed $OUTCOMELOOP_HOME/dagster from the repo's dagster.yaml and point DAGSTER_HOME at it."""
+    """Seed $OUTCOMELOOP_HOME/dagster from the repo's dagster.yaml and point DAGSTER_HOME at it.
+
+    With OUTCOMELOOP_PG_URL set, the instance stores everything in PostgreSQL (also when the
+    copy already exists without a `storage:` section, so switching on PostgreSQL later works);
+    run retries and the warehouse pool come from the template either way.
+    """
     home = cfg.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     target = home / "dagster.yaml"
-    if not target.exists():
-        text = DAGSTER_YAML_TEMPLATE.read_text()
-        if cfg.pg_url:
-            text += "\nstorage:\n  postgres:\n    postgres_url:\n      env: OUTCOMELOOP_PG_URL\n"
+    text = target.read_text() if target.exists() else DAGSTER_YAML_TEMPLATE.read_text()
+    original = text if target.exists() else None
+    # --- PostgreSQL instance (issue 10) ---
+    if cfg.pg_url:
+        _check_pg_driver(cfg.pg_url)
+    if cfg.pg_url and not any(line.startswith("storage:") for line in text.splitlines()):
+        text = text.rstrip("\n") + "\n" + POSTGRES_STORAGE
+    # --- end PostgreSQL instance ---
+    if text != original:
         target.write_text(text)
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ["OUTCOMELOOP_HOME"] = str(cfg.home)
@@ -90,16 +147,77 @@ def materialize_all(cfg: Settings, selection=None, tags: dict | None = None):
 
     instance = dg.DagsterInstance.get()
     try:
+        release_dead_runs(instance)
         return dg.materialize(
             ALL_ASSETS,
             instance=instance,
             resources={"outcomeloop": OutcomeLoopResource()},
             selection=selection,
             raise_on_error=False,
-            tags={"outcomeloop/trigger": "cli", **(tags or {})},
+            tags={"outcomeloop/trigger": "cli", **_process_tags(), **(tags or {})},
         )
     finally:
         instance.dispose()
+
+
+# --- runs killed mid-way (issue 9) ----------------------------------------------------------------
+#: Tags naming the process that runs an in-process materialization, so a later run can tell that
+#: it died (SIGKILL, OOM killer, power loss) while holding the warehouse pool's slot.
+PID_TAG = "outcomeloop/pid"
+HOST_TAG = "outcomeloop/host"
+
+
+def _process_tags() -> dict[str, str]:
+    import socket
+
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def release_dead_runs(instance) -> list[str]:
+    """Fail the runs of `outcomeloop run` processes on this machine that died mid-run, and free
+    the warehouse pool slots they held.
+
+    A killed in-process run never reaches a terminal state by itself, so its slot in the
+    `warehouse` pool stays claimed and every later run (also `dagster dev`'s) would wait for it
+    forever. Nothing is lost by failing it: each file loads in one transaction with its ledger
+    row, so the dead run's half-loaded file was rolled back and the next run loads it again.
+    Returns the ids of the runs released.
+    """
+    import socket
+
+    import dagster as dg
+
+    host = socket.gethostname()
+    unfinished = [
+        dg.DagsterRunStatus.NOT_STARTED,
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+    ]
+    released = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=unfinished)):
+        pid, run_host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
+        if run_host != host or not pid or not pid.isdigit() or _alive(int(pid)):
+            continue
+        instance.report_run_failed(
+            run, message=f"the process running it (pid {pid}) died; released by a later run"
+        )
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append(run.run_id)
+        print(f"released run {run.run_id[:8]}: its process (pid {pid}) had died mid-run")
+    return released
+
+
+# --- end runs killed mid-way ------------------------------------------------------------------------
 
 
 def summarize(result) -> tuple[list[str], bool]:
@@ -142,11 +260,14 @@ def summarize(result) -> tuple[list[str], bool]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     cfg = settings()
+    from metrics.sources import load_sources
     from metrics.strategy import load_strategy
 
     load_strategy(cfg.strategy_path)  # fail fast with the check's messages
+    load_sources(cfg.sources_path)
     print(f"outcomeloop run: {cfg.home} (waits for the warehouse if `dagster dev` is using it)")
     started = time.monotonic()
+    _wait_for_warehouse(cfg)
     result = materialize_all(cfg)
     lines, failed = summarize(result)
     for line in lines:
@@ -157,6 +278,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("outcomeloop run FAILED: see the lines above, or the run in the Dagster UI")
         return 1
     return 0
+
+
+def _wait_for_warehouse(cfg: Settings, wait_seconds: float = 600) -> None:
+    """Say on the terminal when another process (`dagster dev`, a second `outcomeloop run`)
+    holds the warehouse, and wait for it; the assets wait again should it be taken in between."""
+    from metrics.warehouse import WarehouseBusy, warehouse
+
+    def say(message: str) -> None:
+        print(f"waiting: {message} (up to {wait_seconds:.0f}s)", flush=True)
+
+    try:
+        with warehouse(cfg.warehouse, wait_seconds=wait_seconds, on_wait=say):
+            pass
+    except WarehouseBusy as exc:
+        raise CliError(str(exc)) from exc
 
 
 def cmd_reload(args: argparse.Namespace) -> int:
@@ -329,14 +465,23 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print("\nstopping Dagster and the dashboard")
         return 0
     finally:
-        for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+        _stop(procs)
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """Ctrl-C semantics for both children (dagster dev shuts its daemon and webserver down on
+    SIGINT), then SIGTERM and SIGKILL for whatever is still there."""
+    for sig, wait in ((signal.SIGINT, 20), (signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        alive = [p for p in procs if p.poll() is None]
+        if not alive:
+            return
+        for p in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, sig)
+        deadline = time.monotonic() + wait
+        for p in alive:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
 
 
 # --- entry point ----------------------------------------------------------------------------------

@@ -17,4 +17,7 @@ defs = dg.Definitions(
     schedules=SCHEDULES,
     sensors=[inbox_sensor, strategy_sensor, automation_sensor],
     resources={"outcomeloop": OutcomeLoopResource()},
+    # One process per run, not one per step: the steps share the warehouse pool (limit 1) and
+    # run one after another anyway, and a process per step costs seconds of start-up each.
+    executor=dg.in_process_executor,
 )

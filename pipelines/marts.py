@@ -20,9 +20,12 @@ from pipelines.resources import WAREHOUSE_POOL, OutcomeLoopResource
 
 MARTS_GROUP = "marts"
 
-#: Update after any parent updates; unlike plain eager(), a source that never had a file (its
-#: ingestion asset never materialized) does not hold the marts back: its measures are just empty.
-MART_AUTOMATION = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+#: Update after any parent updates (eager). Unlike plain eager(), a source that never had a file
+#: (its ingestion asset never materialized) does not hold the marts back — its measures are just
+#: empty — but a missing upstream MART still does (feedback_loop waits for feedback_items).
+MART_AUTOMATION = dg.AutomationCondition.eager().without(
+    ~dg.AutomationCondition.any_deps_missing()
+) & ~dg.AutomationCondition.any_deps_missing().ignore(dg.AssetSelection.groups("ingest"))
 
 MART_FRESHNESS = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(hours=3), warn_window=timedelta(hours=2)
@@ -67,14 +70,37 @@ def strategy(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource
 # --- materialising Ibis expressions -------------------------------------------------------------
 
 
-def event_tables(ib) -> dict[str, ibis.Table]:
+def event_tables(ib, cfg: Settings | None = None) -> dict[str, ibis.Table]:
+    """The events the marts compute from: the warehouse's `events.*` tables, or with
+    `compute: spark` the lake's Parquet on Spark (the same Ibis formulas run on either)."""
+    # --- compute: spark (issue 10) -------------------------------------------------------------
+    if cfg is not None and cfg.compute == "spark":
+        from metrics.spark import spark_event_tables, spark_session
+        from pipelines.lake import sync_lake
+
+        # The lake follows the warehouse (also after `outcomeloop reload`); a no-op when current.
+        sync_lake(ib.con, cfg.lake)
+        return dict(spark_event_tables(spark_session(cfg), cfg.lake))
+    # --- end compute: spark ----------------------------------------------------------------------
     from metrics.engine import duckdb_event_tables
 
     return duckdb_event_tables(ib)
 
 
+def _gates_input(ib, events, strat: Strategy, now: datetime, cfg: Settings) -> ibis.Table:
+    """readiness_gates as an input of the feedback marts: the published mart on DuckDB; on Spark
+    the same expression in the same session (a Spark query cannot read a DuckDB table)."""
+    if cfg.compute == "spark":
+        from metrics.readiness import readiness_gates as compute
+
+        return compute(events, strat, now)
+    return ib.table("readiness_gates", database="marts")
+
+
 def write_mart(con, name: str, data) -> int:
     """Replace `marts.<name>` with an Ibis expression's result or an Arrow table."""
+    if isinstance(data, ibis.Table) and ibis.get_backend(data).name != "duckdb":
+        data = data.to_pyarrow()  # computed on Spark: the (small) result comes back as Arrow
     if isinstance(data, pa.Table):
         con.register("_mart_arrow", data)
         try:
@@ -145,10 +171,10 @@ def _spec(name: str, asset: str, description: str) -> dg.AssetCheckSpec:
 def measure_values(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
     from metrics.measures import measure_values as compute
 
-    _, strat = _mart_context(outcomeloop)
+    cfg, strat = _mart_context(outcomeloop)
     with outcomeloop.connect(context.log) as con:
         ib = ibis.duckdb.from_connection(con)
-        rows = write_mart(con, "measure_values", compute(event_tables(ib), strat))
+        rows = write_mart(con, "measure_values", compute(event_tables(ib, cfg), strat))
         nps_ids = [m for m, spec in strat.measures.items() if spec.kind == "nps"]
         bad = 0
         if nps_ids:
@@ -179,10 +205,10 @@ def measure_values(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopRe
 def readiness(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
     from metrics.readiness import readiness as compute
 
-    _, strat = _mart_context(outcomeloop)
+    cfg, strat = _mart_context(outcomeloop)
     with outcomeloop.connect(context.log) as con:
         ib = ibis.duckdb.from_connection(con)
-        rows = write_mart(con, "readiness", compute(event_tables(ib), strat))
+        rows = write_mart(con, "readiness", compute(event_tables(ib, cfg), strat))
         units = con.execute("SELECT count(DISTINCT unit) FROM marts.readiness").fetchone()[0]
     return dg.MaterializeResult(metadata={"dagster/row_count": rows, "units": units})
 
@@ -198,10 +224,10 @@ def readiness(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResourc
 def readiness_gates(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
     from metrics.readiness import readiness_gates as compute
 
-    _, strat = _mart_context(outcomeloop)
+    cfg, strat = _mart_context(outcomeloop)
     with outcomeloop.connect(context.log) as con:
         ib = ibis.duckdb.from_connection(con)
-        rows = write_mart(con, "readiness_gates", compute(event_tables(ib), strat, run_now()))
+        rows = write_mart(con, "readiness_gates", compute(event_tables(ib, cfg), strat, run_now()))
         ready = con.execute(
             "SELECT count(*) FROM marts.readiness_gates WHERE ready AND period_start = "
             "(SELECT max(period_start) FROM marts.readiness_gates)"
@@ -224,11 +250,12 @@ def readiness_gates(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopR
 def feedback_items(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
     from metrics.feedback import feedback_items as compute
 
-    _, strat = _mart_context(outcomeloop)
+    cfg, strat = _mart_context(outcomeloop)
     with outcomeloop.connect(context.log) as con:
         ib = ibis.duckdb.from_connection(con)
-        gates = ib.table("readiness_gates", database="marts")
-        rows = write_mart(con, "feedback_items", compute(event_tables(ib), strat, gates, run_now()))
+        events, now = event_tables(ib, cfg), run_now()
+        gates = _gates_input(ib, events, strat, now, cfg)
+        rows = write_mart(con, "feedback_items", compute(events, strat, gates, now))
         no_unit = con.execute(
             "SELECT count(*) FROM marts.feedback_items WHERE unit IS NULL OR trim(unit) = ''"
         ).fetchone()[0]
@@ -255,11 +282,18 @@ def feedback_items(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopRe
 def feedback_loop(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
     from metrics.feedback import feedback_loop as compute
 
-    _, strat = _mart_context(outcomeloop)
+    cfg, strat = _mart_context(outcomeloop)
     with outcomeloop.connect(context.log) as con:
         ib = ibis.duckdb.from_connection(con)
-        items = ib.table("feedback_items", database="marts")
-        gates = ib.table("readiness_gates", database="marts")
+        if cfg.compute == "spark":  # items and gates from the same Spark session (issue 10)
+            from metrics.feedback import feedback_items as compute_items
+
+            events, now = event_tables(ib, cfg), run_now()
+            gates = _gates_input(ib, events, strat, now, cfg)
+            items = compute_items(events, strat, gates, now)
+        else:
+            items = ib.table("feedback_items", database="marts")
+            gates = ib.table("readiness_gates", database="marts")
         rows = write_mart(con, "feedback_loop", compute(items, gates, strat))
         meta = _periods_meta(con, "feedback_loop")
     return dg.MaterializeResult(metadata={"dagster/row_count": rows, **meta})
@@ -282,7 +316,7 @@ def outcome_progress(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoop
 
     _, strat = _mart_context(outcomeloop)
     with outcomeloop.connect(context.log) as con:
-        values = con.execute("SELECT * FROM marts.measure_values").to_arrow_table()
+        values = con.sql("SELECT * FROM marts.measure_values").to_arrow_table()
         rows = write_mart(con, "outcome_progress", compute(strat, values))
         bad = con.execute(
             "SELECT count(*) FROM marts.outcome_progress WHERE progress NOT BETWEEN 0 AND 1 "

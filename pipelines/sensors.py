@@ -17,6 +17,10 @@ import dagster as dg
 from metrics.config import ConfigError, settings
 from metrics.schemas import SOURCES
 from pipelines.ingest import asset_key
+from pipelines.marts import MART_ASSETS
+
+#: What a landed file moves: every mart and the published snapshot.
+DOWNSTREAM = [dg.AssetKey(name) for name in (*(a.key.path[-1] for a in MART_ASSETS), "serving")]
 
 #: A file untouched for this long is complete even if we have not seen it on an earlier tick.
 SETTLE_SECONDS = 2.0
@@ -68,8 +72,11 @@ def evaluate_inbox(inbox: Path, cursor: dict, now: float) -> tuple[list[str], di
     name="inbox_sensor",
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    asset_selection=dg.AssetSelection.groups("ingest"),
-    description="Starts a source's ingestion when a new, complete file lands in its inbox folder.",
+    asset_selection=dg.AssetSelection.groups("ingest", "marts", "serving"),
+    description=(
+        "Starts ingestion of the sources with a new, complete file in their inbox folder, and the "
+        "marts and snapshot after them, in one run."
+    ),
 )
 def inbox_sensor(context: dg.SensorEvaluationContext):
     try:
@@ -78,14 +85,19 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
         return dg.SkipReason(str(exc))
     cursor = json.loads(context.cursor) if context.cursor else {}
     sources, next_cursor = evaluate_inbox(cfg.inbox, cursor, time.time())
-    requests = [
-        dg.RunRequest(
-            run_key=f"{source}-{next_cursor[source]['listing'][:16]}",
-            asset_selection=[asset_key(source)],
-            tags={"outcomeloop/trigger": "inbox", "outcomeloop/source": source},
+    requests = []
+    if sources:
+        # One run per tick: the sources with new files, then every mart and the snapshot in the
+        # same run, so a landed file reaches the dashboard without waiting for further ticks
+        # (declarative automation sees the marts handled and does not run them again).
+        listing = "".join(next_cursor[s]["listing"][:8] for s in sources)
+        requests.append(
+            dg.RunRequest(
+                run_key=f"{'+'.join(sources)}-{listing}",
+                asset_selection=[asset_key(s) for s in sources] + DOWNSTREAM,
+                tags={"outcomeloop/trigger": "inbox", "outcomeloop/sources": ",".join(sources)},
+            )
         )
-        for source in sources
-    ]
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(next_cursor, sort_keys=True))
 
 

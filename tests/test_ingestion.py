@@ -33,7 +33,7 @@ from pipelines.ingestion import (
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = FIXTURES / "samples"
 INGEST = FIXTURES / "ingest"
-NOW = datetime(2025, 5, 1, 12, 0, 0)
+NOW = datetime(2025, 12, 1, 12, 0, 0)
 DIMENSIONS = ["leadership", "culture", "process", "data", "people"]
 
 
@@ -720,3 +720,33 @@ def test_refused_files_are_recorded_once(con, tmp_path):
     [outcome] = record_refused(con, "nps", scan.refused, now=NOW)
     assert outcome.status == "rejected" and "outside the inbox" in outcome.error
     assert record_refused(con, "nps", scan.refused, now=NOW) == []
+
+
+def test_events_stamped_more_than_a_day_in_the_future_are_quarantined(tmp_path):
+    """A clock or export error must not reach the marts (the no_future_timestamps check holds)."""
+    from datetime import datetime as _dt
+
+    import metrics.warehouse as wh
+    from metrics.sources import SourcesConfig
+    from pipelines.ingestion.loader import ingest_files
+
+    folder = tmp_path / "inbox" / "nps"
+    folder.mkdir(parents=True)
+    path = folder / "n.csv"
+    path.write_text(
+        "response_id,responded_at,unit,score\n"
+        "a,2026-01-01 10:00:00,Sales,9\n"  # the day before "now": fine
+        "b,2026-01-03 09:00:00,Sales,9\n"  # 23 h after now: within a day of clock skew
+        "c,2026-01-03 11:00:00,Sales,9\n"  # 25 h after now: quarantined
+    )
+    con = wh.connect(tmp_path / "w.duckdb")
+    try:
+        wh.ensure_schema(con)
+        [out] = ingest_files(
+            con, "nps", [path], SourcesConfig(), dimensions=[], now=_dt(2026, 1, 2, 10, 0)
+        )
+        assert (out.rows_loaded, out.rows_quarantined) == (2, 1)
+        [(row, reason)] = con.execute("SELECT row_number, reason FROM ops.quarantine").fetchall()
+        assert row == 4 and "in the future" in reason and "responded_at" in reason
+    finally:
+        con.close()

@@ -34,14 +34,19 @@ def _tick(cursor=None):
 
 
 def _sources(result):
-    return sorted(r.tags["outcomeloop/source"] for r in result.run_requests)
+    assert len(result.run_requests) <= 1  # one run per tick, whatever the number of sources
+    return sorted(s for r in result.run_requests for s in r.tags["outcomeloop/sources"].split(","))
 
 
 def test_new_file_yields_one_request_for_its_source_then_none(home):
     _land(home, "nps", "a.csv")
     first, cursor = _tick()
     assert _sources(first) == ["nps"]
-    assert first.run_requests[0].asset_selection == [dg.AssetKey("nps_events")]
+    selection = first.run_requests[0].asset_selection
+    assert selection[0] == dg.AssetKey("nps_events")
+    # the marts and the snapshot follow in the same run
+    assert {dg.AssetKey("measure_values"), dg.AssetKey("serving")} <= set(selection)
+    assert not {dg.AssetKey("ces_events"), dg.AssetKey("revenue_events")} & set(selection)
     second, _ = _tick(cursor)
     assert second.run_requests == []
 
@@ -54,12 +59,13 @@ def test_old_mtime_but_new_name_is_still_picked_up(home):
     assert _sources(result) == ["nps"]
 
 
-def test_only_sources_with_new_files_are_requested(home):
+def test_only_sources_with_new_files_are_requested_in_one_run(home):
     _land(home, "nps", "a.csv")
     _, cursor = _tick()
     _land(home, "revenue", "r.csv")
+    _land(home, "ces", "c.jsonl", text="{}\n")
     result, _ = _tick(cursor)
-    assert _sources(result) == ["revenue"]
+    assert _sources(result) == ["ces", "revenue"]
 
 
 def test_a_file_still_being_written_waits_for_a_stable_size(home):

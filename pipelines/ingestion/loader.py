@@ -16,12 +16,15 @@ parsed and validated into a temporary table first, then one transaction applies 
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -285,7 +288,7 @@ def _ingest_one(
     try:
         if big:
             say(f"{path.name}: reading and validating")
-        staged = _stage(con, source, path, config, dimensions)
+        staged = _stage(con, source, path, config, dimensions, now)
     except (FileRejected, duckdb.Error, OSError, UnicodeError) as exc:
         _drop_temp(con)
         message = (
@@ -326,6 +329,10 @@ def _ingest_one(
     return outcome
 
 
+#: An event stamped later than this after the load's time is a clock or export error.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
 @dataclass
 class _Staged:
     records: int
@@ -341,11 +348,14 @@ def _stage(
     path: Path,
     config: SourcesConfig,
     dimensions: Sequence[str],
+    now: datetime | None = None,
 ) -> _Staged:
     """Parse, type and validate the whole file into the temp table `_STAGE` (one SQL pass).
 
-    Retries once with Latin-1 when the file is not UTF-8, and once with short rows padded when a
-    line has fewer fields than the header (DuckDB's fast path reads neither).
+    Retries once with a UTF-8 copy of the file when it is not UTF-8 (an Excel export on Windows
+    is Windows-1252, which DuckDB's Latin-1 reader refuses for characters such as € and “ ”), and
+    once with short rows padded when a line has fewer fields than the header (DuckDB's fast path
+    reads neither).
     """
     cfg = config.source(source)
     schema = SOURCES[source]
@@ -354,28 +364,47 @@ def _stage(
         scale=tuple(cfg.scale),  # type: ignore[arg-type]
         dimensions=tuple(dimensions),
         unit_aliases=config.unit_aliases,
+        future_limit=None if now is None else now + FUTURE_TOLERANCE,
     )
-    for _attempt in range(3):
-        params = Params()
-        try:
-            plan = plan_file(con, source, path, cfg, params, raw_table=_RAW, options=options)
-            select = stage_sql(schema, plan, opts, params)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGE} AS {select}", params.used(select))
-            break
-        except duckdb.Error as exc:
-            text = str(exc).lower()
-            if "unicode" in text and options.encoding == "utf-8":
-                options = ReadOptions("latin-1", options.null_padding)
-            elif ("csv" in text or "sniff" in text) and not options.null_padding:
-                # a line with fewer fields than the header: pad it (slower reader, same result)
-                options = ReadOptions(options.encoding, True)
-            else:
-                raise
-    else:  # pragma: no cover - the loop either breaks or raises
-        raise FileRejected(f"{path}: cannot be read")
+    read_path, scratch = path, None
+    try:
+        for _attempt in range(3):
+            params = Params()
+            try:
+                plan = plan_file(
+                    con, source, read_path, cfg, params, raw_table=_RAW, options=options
+                )
+                select = stage_sql(schema, plan, opts, params)
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {_STAGE} AS {select}", params.used(select)
+                )
+                break
+            except duckdb.Error as exc:
+                text = str(exc).lower()
+                if "unicode" in text and scratch is None:
+                    scratch = Path(tempfile.mkdtemp(prefix="outcomeloop-"))
+                    read_path = _utf8_copy(path, scratch)
+                elif ("csv" in text or "sniff" in text) and not options.null_padding:
+                    # a line with fewer fields than the header: pad it (slower reader, same result)
+                    options = ReadOptions(options.encoding, True)
+                else:
+                    raise
+        else:  # pragma: no cover - the loop either breaks or raises
+            raise FileRejected(f"{path}: cannot be read")
+    except (FileRejected, duckdb.Error) as exc:
+        if scratch is None:
+            raise
+        # name the landed file, not the UTF-8 copy, in the ledger
+        text = str(exc) if isinstance(exc, FileRejected) else _first_lines(exc)
+        text = text.replace(str(read_path), str(path))
+        prefix = "" if text.startswith(str(path)) else f"{path}: cannot be read: "
+        raise FileRejected(prefix + text) from exc
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     notes = list(plan.notes)
-    if options.encoding == "latin-1":
-        notes.append("not UTF-8; read as Latin-1")
+    if scratch is not None:
+        notes.append("not UTF-8; read as Windows-1252 (cp1252)")
 
     # Lines that are not records: Qualtrics header rows 2-3, a Salesforce report's footer.
     if plan.header_records:
@@ -512,10 +541,36 @@ def _write_ledger(con: duckdb.DuckDBPyConnection, o: FileOutcome, now: datetime)
     )  # fmt: skip
 
 
-def _first_lines(exc: BaseException, n: int = 3) -> str:
-    """DuckDB's reader errors run to 20 lines of settings; the first few say what and where."""
+def _first_lines(exc: BaseException, n: int = 3, width: int = 300) -> str:
+    """DuckDB's reader errors run to 20 lines of settings; the first few say what and where.
+
+    Each line is cut to `width` characters: DuckDB quotes the offending line, which may be a
+    megabyte long, and the ledger's error column is shown on the dashboard.
+    """
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return " / ".join(lines[:n])
+    return " / ".join(
+        line if len(line) <= width else f"{line[:width]}... ({len(line)} characters)"
+        for line in lines[:n]
+    )
+
+
+def _latin1_fallback(error: UnicodeDecodeError) -> tuple[str, int]:
+    """The five bytes Windows-1252 leaves undefined keep their Latin-1 meaning: nothing is lost."""
+    return error.object[error.start : error.end].decode("latin-1"), error.end
+
+
+codecs.register_error("outcomeloop-latin1", _latin1_fallback)
+
+
+def _utf8_copy(path: Path, folder: Path) -> Path:
+    """A UTF-8 copy of a Windows-1252 (or Latin-1) export in `folder`, streamed."""
+    target = folder / path.name
+    with (
+        open(path, encoding="cp1252", errors="outcomeloop-latin1", newline="") as src,
+        open(target, "w", encoding="utf-8", newline="") as dst,
+    ):
+        shutil.copyfileobj(src, dst, 1 << 20)
+    return target
 
 
 def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:

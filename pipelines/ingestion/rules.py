@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from metrics.schemas import ALL_UNITS, Column, SourceSchema
 from pipelines.ingestion.adapters import Params, Plan
@@ -42,6 +43,8 @@ class RuleOptions:
     scale: tuple[float, float] = (1.0, 7.0)
     dimensions: Sequence[str] = ()
     unit_aliases: Mapping[str, str] | None = None
+    #: timestamps later than this are quarantined (the load's time plus a day of clock skew)
+    future_limit: datetime | None = None
 
 
 def _num(x: float) -> str:
@@ -101,6 +104,14 @@ def stage_sql(schema: SourceSchema, plan: Plan, opts: RuleOptions, params: Param
                     _msg(params, name, r, "is not a timestamp", field),
                 )
             )
+            if opts.future_limit is not None:
+                limit = opts.future_limit.strftime("%Y-%m-%d %H:%M:%S")
+                checks.append(
+                    (
+                        f"{t} > TIMESTAMP '{limit}'",
+                        _msg(params, name, r, f"is in the future (after {limit} UTC)", field),
+                    )
+                )
             out.append(f"{t} AS {name}")
         elif col.type == "DATE":
             typed.append(f"{_date(r, name, plan)} AS {t}")
