@@ -402,7 +402,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print(f"demo data written to {cfg.inbox} ({len(summary.files)} files)")
     if args.live:
-        print(f"live: dropping the next day's files every {args.every}s (Ctrl-C stops)")
+        print(f"live: catching up to today, then dropping what happens as it happens every {args.every}s (Ctrl-C stops)")
         demo.live(cfg.home, every=args.every, seed=args.seed)
     return 0
 
@@ -496,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="write a realistic demo dataset into the inbox")
     p.add_argument("--months", type=int, default=18, help="months of history (default 18)")
-    p.add_argument("--until", help="last day of the timeline, YYYY-MM-DD (default today)")
+    p.add_argument("--until", help="last day of the history, YYYY-MM-DD (default yesterday, UTC)")
     p.add_argument("--units", nargs="+", help="organisation units (default: five demo units)")
     p.add_argument("--scale", type=float, default=1.0, help="volume multiplier (1 = ~100k events)")
     p.add_argument("--seed", type=int, default=7, help="random seed (same seed, same bytes)")

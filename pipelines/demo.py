@@ -3,8 +3,9 @@
 `generate` writes months of history into `inbox/<source>/` the way the tools a CX team uses would
 hand it over: NPS as a Qualtrics "Data Table" CSV export, CES as Delighted webhook events (JSONL),
 upsell as a Salesforce Opportunity data export, and finance, HR pulse, readiness assessments and
-feedback actions as plain CSV. `live` keeps dropping the next day's files, so whoever watches the
-dashboard sees the event-driven loop work.
+feedback actions as plain CSV. `live` keeps dropping new files (whole past days while it catches
+up with the calendar, then each step what happened since the previous one, never an event later
+than now), so whoever watches the dashboard sees the event-driven loop work.
 
 The story (examples/strategy.yaml, DESIGN.md "Semantics"), true in the numbers:
 
@@ -1108,14 +1109,17 @@ def generate(
     seed: int = 7,
     progress: Progress = print,
 ) -> DemoSummary:
-    """Write `months` of demo history ending on `until` (default: today, UTC) into
-    `home/inbox/<source>/`, and the bundled strategy.yaml / sources.yaml into `home` when absent.
+    """Write `months` of demo history ending on `until` into `home/inbox/<source>/`, and the
+    bundled strategy.yaml / sources.yaml into `home` when absent.
+
+    `until` defaults to yesterday (UTC), the last complete day: a history never holds events later
+    than now, and `live` carries on with today as it happens.
 
     Running it again with the same arguments leaves the files as they are; a landed file is never
     rewritten (different content under an existing name raises DemoError).
     """
     home = Path(home)
-    until = until or datetime.now(UTC).date()
+    until = until or datetime.now(UTC).date() - timedelta(days=1)
     story = Story.build(until, months, list(units or DEFAULT_UNITS), scale)
     say = progress or (lambda _msg: None)
     inbox = home / "inbox"
@@ -1292,6 +1296,14 @@ def _write_qualtrics_header(w: csv.writer) -> None:
 
 # --------------------------------------------------------------------------------------------------
 # live
+#
+# `live` never writes an event later than the real current time (the ingestion checks reject
+# events from the future). While the history lags behind the calendar it catches up one whole past
+# day per step; once it reaches today it drops, per step, the slice of today's simulated day that
+# has happened since the previous step. One cursor (`emitted_until` in the state file, epoch
+# seconds, exclusive) says how far the story has been told: every response, Delighted update and
+# feedback action timed before it has been written, none after it. Updates and actions planned for
+# later wait in the state file until their time has come.
 
 
 def _state_path(inbox: Path) -> Path:
@@ -1307,13 +1319,18 @@ def _save_state(
     pending_updates: list[tuple],
     pending_actions: list[tuple],
     keep_if_ahead: bool = False,
+    emitted_until: int | None = None,
 ) -> None:
-    """Remember where the story stopped (and what was still to happen), for `live`."""
+    """Remember where the story stopped (and what was still to happen), for `live`.
+
+    `last_day` is the last day told completely; `emitted_until` (only `live` sets it) is the epoch
+    second up to which (exclusive) the following day has been told already.
+    """
     path = _state_path(inbox)
     if keep_if_ahead and path.exists():
         old = json.loads(path.read_text(encoding="utf-8"))
         same_story = old.get("story") == story.to_json() and old.get("seed") == seed
-        if same_story and date.fromisoformat(old["last_day"]) > last_day:
+        if same_story and _state_cursor(old) > _day_epoch(last_day) + 86400:
             return  # `live` already continued this very story: keep its place
     state = {
         "version": STATE_VERSION,
@@ -1323,13 +1340,37 @@ def _save_state(
         "pending_updates": sorted(pending_updates),
         "pending_actions": sorted(pending_actions),
     }
+    if emitted_until is not None:
+        state["emitted_until"] = emitted_until
     inbox.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
     part.write_text(json.dumps(state), encoding="utf-8")
     os.replace(part, path)
 
 
-def _load_state(inbox: Path) -> tuple[Story, int, date, list[tuple], list[tuple]]:
+def _state_cursor(state: dict) -> int:
+    """How far (epoch seconds, exclusive) a saved state has told the story: the end of its last
+    complete day, or further into the next day when `live` dropped slices of it."""
+    end_of_last_day = _day_epoch(date.fromisoformat(state["last_day"])) + 86400
+    return max(end_of_last_day, int(state.get("emitted_until", end_of_last_day)))
+
+
+@dataclass
+class _LiveState:
+    story: Story
+    seed: int
+    last_day: date  # the last day written completely
+    emitted_until: int  # epoch seconds: everything before has been written, nothing after
+    pending_updates: list[tuple]  # heap of Delighted updates still to send (epoch, id, line)
+    pending_actions: list[tuple]  # heap of feedback actions still to take
+
+    def roll_over(self) -> None:
+        """Count a day as complete once the cursor has passed its end."""
+        while self.emitted_until >= _day_epoch(self.last_day) + 2 * 86400:
+            self.last_day += timedelta(days=1)
+
+
+def _load_state(inbox: Path) -> _LiveState:
     path = _state_path(inbox)
     if not path.is_file():
         raise DemoError(
@@ -1347,7 +1388,44 @@ def _load_state(inbox: Path) -> tuple[Story, int, date, list[tuple], list[tuple]
     actions = [tuple(x) for x in state["pending_actions"]]
     heapq.heapify(updates)
     heapq.heapify(actions)
-    return story, state["seed"], date.fromisoformat(state["last_day"]), updates, actions
+    loaded = _LiveState(
+        story,
+        state["seed"],
+        date.fromisoformat(state["last_day"]),
+        _state_cursor(state),
+        updates,
+        actions,
+    )
+    loaded.roll_over()
+    return loaded
+
+
+@dataclass
+class _SimulatedDay:
+    """Everything that happens on one simulated day, before it is cut into what is due."""
+
+    day: date
+    nps: _NpsDay
+    created: list[tuple]  # Delighted `survey_response.created` events (epoch, id, line)
+    updates: list[tuple]  # their later `survey_response.updated` events
+    actions: list[tuple]  # feedback actions on the day's NPS detractors and high-effort CES
+
+    @classmethod
+    def build(cls, story: Story, seed: int, day: date) -> _SimulatedDay:
+        nps, nps_actions = _nps_day(story, seed, day)
+        created, updates, ces_actions = _ces_day(story, seed, day)
+        return cls(day, nps, created, updates, nps_actions + ces_actions)
+
+
+_RESPONSE_ID = [col[0] for col in QUALTRICS_COLUMNS].index("ResponseId")
+
+
+def _epoch_of(moment: datetime) -> int:
+    """A moment as whole UTC epoch seconds (rounded down, so never later than the moment); a
+    naive datetime counts as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return math.floor(moment.timestamp())
 
 
 def live(
@@ -1358,63 +1436,123 @@ def live(
     progress: Progress = print,
     stop: Callable[[], bool] | None = None,
     max_steps: int | None = None,
+    now: Callable[[], datetime] | None = None,
 ) -> list[Path]:
-    """Keep the story going: every `every` seconds, drop the next day's NPS export, Delighted
-    events (new responses and updates to earlier ones) and feedback actions into the inbox.
+    """Keep the story going, every `every` seconds, without ever writing an event later than the
+    current time `now()` (default: the real UTC clock).
 
-    Needs the history `generate` wrote (it reads `inbox/.demo_state.json`); stops when `stop()`
-    returns True or after `max_steps` days. Each file appears complete (written as `.part`, then
-    renamed); existing files are never rewritten. Returns the files written.
+    While the history lags behind the calendar, each step drops one whole past day: its NPS
+    export, Delighted events (new responses and updates to earlier ones) and feedback actions, as
+    `nps_export_YYYY-MM-DD.csv`, `delighted_YYYY-MM-DD.jsonl`, `actions_YYYY-MM-DD.csv`. Once it
+    has caught up, each step drops the slice of today that has happened since the previous step
+    (the responses recorded in it, their due updates and the follow-up actions taken in it), named
+    after the slice's last second, e.g. `nps_export_YYYY-MM-DD_HHMMSS.csv`; a source with nothing
+    new in the slice gets no file. Follow-ups planned for later wait in the state file; at midnight
+    UTC it carries on with the next day. Responses are cut from the same simulated day the history
+    would have told, so ids stay deterministic and no response is ever written twice.
+
+    Needs the history `generate` wrote (it reads and updates `inbox/.demo_state.json`) and that
+    history's `seed`. Stops when `stop()` returns True or after `max_steps` steps. Each file
+    appears complete (written as `.part`, then renamed); existing files are never rewritten.
+    Returns the files written.
     """
     inbox = Path(home) / "inbox"
-    story, _history_seed, last_day, pending_updates, pending_actions = _load_state(inbox)
+    state = _load_state(inbox)
+    if seed != state.seed:
+        raise DemoError(
+            f"{_state_path(inbox)} holds a history generated with seed {state.seed}, not {seed}: "
+            f"run live with --seed {state.seed} so the story continues with the same draws"
+        )
+    clock = now or (lambda: datetime.now(UTC))
     say = progress or (lambda _msg: None)
     written: list[Path] = []
+    simulated: _SimulatedDay | None = None
+    waiting_said = False
     steps = 0
     while not (stop and stop()) and (max_steps is None or steps < max_steps):
-        day = last_day + timedelta(days=1)
-        end = _day_epoch(day) + 86400
-        tag = day.isoformat()
-
-        nps, actions = _nps_day(story, seed, day)
-        nps_path = inbox / "nps" / f"nps_export_{tag}.csv"
-        with _landing(nps_path, bom=True) as fh:
-            w = _writer(fh)
-            _write_qualtrics_header(w)
-            w.writerows(nps.rows)
-
-        created, updates, ces_actions = _ces_day(story, seed, day)
-        for u in updates:
-            heapq.heappush(pending_updates, u)
-        lines = sorted(created + _pop_until(pending_updates, end))
-        ces_path = inbox / "ces" / f"delighted_{tag}.jsonl"
-        with _landing(ces_path) as fh:
-            fh.writelines(line + "\n" for _, _, line in lines)
-
-        for a in actions + ces_actions:
-            heapq.heappush(pending_actions, a)
-        due = _pop_until(pending_actions, end)
-        act_path = inbox / "feedback_actions" / f"actions_{tag}.csv"
-        with _landing(act_path) as fh:
-            w = _writer(fh)
-            w.writerow(CSV_HEADERS["feedback_actions"])
-            w.writerows(_action_rows(due))
-
-        written += [nps_path, ces_path, act_path]
-        last_day = day
-        _save_state(
-            inbox,
-            story,
-            _history_seed,
-            last_day=day,
-            pending_updates=pending_updates,
-            pending_actions=pending_actions,
-        )
+        day = state.last_day + timedelta(days=1)
+        day_end = _day_epoch(day) + 86400
+        until = min(day_end, _epoch_of(clock()) + 1)  # exclusive: nothing later than now
+        if until <= state.emitted_until:
+            if not waiting_said:
+                told = _iso_utc(np.array([state.emitted_until - 1]))[0]
+                say(f"live: the inbox holds everything up to {told}; waiting for the clock")
+                waiting_said = True
+        else:
+            waiting_said = False
+            if simulated is None or simulated.day != day:
+                simulated = _SimulatedDay.build(state.story, state.seed, day)
+            written += _drop(inbox, state, simulated, until, say)
+            _save_state(
+                inbox,
+                state.story,
+                state.seed,
+                last_day=state.last_day,
+                pending_updates=state.pending_updates,
+                pending_actions=state.pending_actions,
+                emitted_until=state.emitted_until,
+            )
         steps += 1
-        say(f"live {tag}: nps {len(nps.rows)}, ces events {len(lines)}, actions {len(due)}")
         if max_steps is not None and steps >= max_steps:
             break
         _sleep(every, stop)
+    return written
+
+
+def _drop(
+    inbox: Path, state: _LiveState, simulated: _SimulatedDay, until: int, say: Callable
+) -> list[Path]:
+    """Write what happened from `state.emitted_until` up to `until` (exclusive, within one day)
+    and move the cursor there."""
+    since = state.emitted_until
+    day = simulated.day
+    whole_day = since == _day_epoch(day) and until == _day_epoch(day) + 86400
+    if whole_day:
+        tag, label = day.isoformat(), day.isoformat()
+    else:
+        last_second = datetime.fromtimestamp(until - 1, UTC)
+        first_second = datetime.fromtimestamp(since, UTC)
+        tag = f"{day.isoformat()}_{last_second:%H%M%S}"
+        label = f"{day.isoformat()} {first_second:%H:%M:%S}..{last_second:%H:%M:%S} UTC"
+
+    epochs = simulated.nps.epochs
+    chosen = np.flatnonzero((epochs >= since) & (epochs < until)).tolist()
+    nps_rows = [simulated.nps.rows[i] for i in chosen]
+    created = [c for c in simulated.created if since <= c[0] < until]
+    told = {row[_RESPONSE_ID] for row in nps_rows} | {c[1] for c in created}
+    for u in simulated.updates:
+        if u[1] in told:
+            heapq.heappush(state.pending_updates, u)
+    for a in simulated.actions:
+        if a[1] in told:
+            heapq.heappush(state.pending_actions, a)
+    lines = sorted(created + _pop_until(state.pending_updates, until))
+    due = _pop_until(state.pending_actions, until)
+
+    written = []
+    if whole_day or nps_rows:
+        path = inbox / "nps" / f"nps_export_{tag}.csv"
+        with _landing(path, bom=True) as fh:
+            w = _writer(fh)
+            _write_qualtrics_header(w)
+            w.writerows(nps_rows)
+        written.append(path)
+    if whole_day or lines:
+        path = inbox / "ces" / f"delighted_{tag}.jsonl"
+        with _landing(path) as fh:
+            fh.writelines(line + "\n" for _, _, line in lines)
+        written.append(path)
+    if whole_day or due:
+        path = inbox / "feedback_actions" / f"actions_{tag}.csv"
+        with _landing(path) as fh:
+            w = _writer(fh)
+            w.writerow(CSV_HEADERS["feedback_actions"])
+            w.writerows(_action_rows(due))
+        written.append(path)
+
+    state.emitted_until = until
+    state.roll_over()
+    say(f"live {label}: nps {len(nps_rows)}, ces events {len(lines)}, actions {len(due)}")
     return written
 
 

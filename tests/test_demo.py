@@ -10,6 +10,7 @@ import re
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -496,13 +497,82 @@ def _employee_health(home: Path, unit: str) -> dict[str, float]:
 
 # --- live ------------------------------------------------------------------------------------------
 
+NEW_YORK = ZoneInfo("America/New_York")
+LATER = datetime(2026, 4, 1, 12, tzinfo=UTC)  # a clock well past the two-day tests below
+
+
+class _Clock:
+    """An injected `now` the test moves by hand."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+
+def _utc(new_york_text: str) -> datetime:
+    return datetime.fromisoformat(new_york_text).replace(tzinfo=NEW_YORK).astimezone(UTC)
+
+
+def _epoch_utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _event_times(paths: list[Path]) -> list[tuple[str, str, datetime]]:
+    """(kind, id, when it happened) of every event in live's files: an NPS response when recorded,
+    a Delighted event at its created_at (new) or updated_at (update), an action at its action_at."""
+    out = []
+    for p in paths:
+        if p.parent.name == "nps":
+            out += [("nps", r["ResponseId"], _utc(r["RecordedDate"])) for r in _qualtrics(p)[1]]
+        elif p.parent.name == "ces":
+            for e in _events(p):
+                r = e["event_data"]
+                if e["event_type"] == "survey_response.created":
+                    out.append(("ces", r["id"], _epoch_utc(r["created_at"])))
+                else:
+                    out.append(("ces_update", r["id"], _epoch_utc(r["updated_at"])))
+        else:
+            out += [
+                ("action", f"{r[0]} {r[2]}", datetime.fromisoformat(r[1])) for r in _read_csv(p)[1:]
+            ]
+    return out
+
+
+def _all_times(paths: list[Path]) -> list[datetime]:
+    """Every timestamp in live's files, whatever the source and column."""
+    out = []
+    for p in paths:
+        if p.parent.name == "nps":
+            for r in _qualtrics(p)[1]:
+                out += [_utc(r[c]) for c in ("StartDate", "EndDate", "RecordedDate")]
+        elif p.parent.name == "ces":
+            for e in _events(p):
+                r = e["event_data"]
+                out += [_epoch_utc(r[k]) for k in ("created_at", "updated_at") if r[k] is not None]
+        else:
+            out += [datetime.fromisoformat(r[1]) for r in _read_csv(p)[1:]]
+    return out
+
+
+def _history_ids(inbox: Path) -> set[str]:
+    nps = {r["ResponseId"] for f in (inbox / "nps").glob("*.csv") for r in _qualtrics(f)[1]}
+    ces = {e["event_data"]["id"] for f in (inbox / "ces").glob("*.jsonl") for e in _events(f)}
+    return nps | ces
+
+
+def _snapshot(inbox: Path) -> dict[Path, tuple[int, bytes]]:
+    files = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in inbox.rglob("*.*")}
+    files.pop(inbox / demo.STATE_FILE)
+    return files
+
 
 def test_live_adds_the_next_days_without_touching_history(tmp_path):
     _generate(tmp_path, months=2, scale=0.5)
-    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (tmp_path / "inbox").rglob("*.*")}
-    before.pop(tmp_path / "inbox" / demo.STATE_FILE)
+    before = _snapshot(tmp_path / "inbox")
     lines: list[str] = []
-    written = demo.live(tmp_path, every=0, max_steps=2, progress=lines.append)
+    written = demo.live(tmp_path, every=0, max_steps=2, progress=lines.append, now=_Clock(LATER))
     after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in before}
     assert after == before
     assert [p.relative_to(tmp_path / "inbox").as_posix() for p in written] == [
@@ -531,24 +601,167 @@ def test_live_adds_the_next_days_without_touching_history(tmp_path):
     state = json.loads((tmp_path / "inbox" / demo.STATE_FILE).read_text(encoding="utf-8"))
     assert state["last_day"] == "2026-03-12"
     # the next call carries on from there
-    more = demo.live(tmp_path, every=0, max_steps=1, progress=None)
+    more = demo.live(tmp_path, every=0, max_steps=1, progress=None, now=_Clock(LATER))
     assert more[0].name == "nps_export_2026-03-13.csv"
 
 
 def test_live_continues_the_story_the_history_would_have_told(tmp_path):
     _generate(tmp_path / "a", months=2, scale=0.5)
-    [nps_day, *_] = demo.live(tmp_path / "a", every=0, max_steps=1, progress=None)
+    [nps_day, *_] = demo.live(
+        tmp_path / "a", every=0, max_steps=1, progress=None, now=_Clock(LATER)
+    )
     _generate(tmp_path / "b", months=2, scale=0.5, until=UNTIL + timedelta(days=1))
     march = _qualtrics(tmp_path / "b" / "inbox" / "nps" / "nps_export_2026-03.csv")[1]
     live_rows = _qualtrics(nps_day)[1]
     assert live_rows and live_rows == march[-len(live_rows) :]
 
 
-def test_live_stops_when_asked_and_needs_a_history(tmp_path):
+def test_live_never_writes_past_now_catching_up_whole_days_then_slicing_today(tmp_path):
+    """History to 2026-03-10; the clock says 2026-03-12 09:30. Step 1 catches up 03-11 whole;
+    then slices of 03-12 up to 09:30:00, then up to 15:45:10; after midnight the rest of 03-12
+    and the first seconds of 03-13. Together the slices are exactly what a history to 03-12 holds
+    for 03-11 and 03-12: nothing lost, nothing twice, nothing early."""
+    inbox = tmp_path / "inbox"
+    _generate(tmp_path, months=2, scale=0.5)
+    history = _snapshot(inbox)
+    history_ids = _history_ids(inbox)
+    clock = _Clock(datetime(2026, 3, 12, 9, 30, tzinfo=UTC))
+    lines: list[str] = []
+    steps: list[tuple[datetime, datetime, list[Path]]] = []
+
+    def step(moment: datetime, told_to: datetime) -> list[Path]:
+        """One live step at `moment`, which should tell the story up to `told_to`."""
+        clock.moment = moment
+        paths = demo.live(tmp_path, every=0, max_steps=1, progress=lines.append, now=clock)
+        steps.append((moment, told_to, paths))
+        return paths
+
+    end_of_11 = datetime(2026, 3, 11, 23, 59, 59, tzinfo=UTC)
+    end_of_12 = datetime(2026, 3, 12, 23, 59, 59, tzinfo=UTC)
+    catch_up = step(datetime(2026, 3, 12, 9, 30, tzinfo=UTC), end_of_11)
+    first = step(datetime(2026, 3, 12, 9, 30, tzinfo=UTC), datetime(2026, 3, 12, 9, 30, tzinfo=UTC))
+    at = datetime(2026, 3, 12, 15, 45, 10, 999_000, tzinfo=UTC)
+    second = step(at, at.replace(microsecond=0))
+    third = step(datetime(2026, 3, 13, 0, 0, 30, tzinfo=UTC), end_of_12)
+    fourth = step(
+        datetime(2026, 3, 13, 0, 0, 30, tzinfo=UTC), datetime(2026, 3, 13, 0, 0, 30, tzinfo=UTC)
+    )
+
+    # catch-up: one whole past day, named by the day
+    assert [p.name for p in catch_up] == [
+        "nps_export_2026-03-11.csv",
+        "delighted_2026-03-11.jsonl",
+        "actions_2026-03-11.csv",
+    ]
+    day_11 = [t for kind, _, t in _event_times(catch_up) if kind in ("nps", "ces")]
+    assert len(day_11) > 50 and {t.date() for t in day_11} == {date(2026, 3, 11)}
+    # then slices of today, named by their last second; sources with nothing new get no file
+    assert [p.name for p in first][:2] == [
+        "nps_export_2026-03-12_093000.csv",
+        "delighted_2026-03-12_093000.jsonl",
+    ]
+    assert {p.stem[-6:] for p in second} == {"154510"}
+    assert {p.stem[-6:] for p in third} == {"235959"}  # the rest of 03-12, after midnight
+    assert {p.stem[-17:] for p in fourth} <= {"2026-03-13_000030"}
+    assert lines[1].startswith("live 2026-03-12 00:00:00..09:30:00 UTC: nps ")
+    assert lines[2].startswith("live 2026-03-12 09:30:01..15:45:10 UTC: nps ")
+
+    previous = datetime(2026, 3, 11, tzinfo=UTC) - timedelta(seconds=1)
+    seen: set[tuple[str, str]] = set()
+    for moment, told_to, paths in steps:
+        assert all(t <= moment for t in _all_times(paths)), moment
+        events = _event_times(paths)
+        assert all(previous < t <= told_to for _, _, t in events), moment
+        keys = {(kind, fid) for kind, fid, _ in events if kind != "action"}
+        assert len(keys) == len([e for e in events if e[0] != "action"])
+        assert not keys & seen  # never the same response (or update) twice
+        seen |= keys
+        previous = told_to
+    assert len(first) == 3 and len(second) == 3  # hours of traffic: every source has something
+    live_ids = {fid for kind, fid in seen if kind in ("nps", "ces")}
+    assert not live_ids & history_ids
+
+    # everything a history to 03-12 holds for 03-11 and 03-12, and nothing else
+    _generate(tmp_path / "full", months=2, scale=0.5, until=date(2026, 3, 12))
+    full = tmp_path / "full" / "inbox"
+    full_files = [
+        full / "nps" / "nps_export_2026-03.csv",
+        full / "ces" / "delighted_2026-03.jsonl",
+        full / "feedback_actions" / "actions_2026-03.csv",
+    ]
+    start = datetime(2026, 3, 11, tzinfo=UTC)
+    expected = sorted(e for e in _event_times(full_files) if e[2] >= start)
+    told = sorted(e for e in _event_times(catch_up + first + second + third) if e[2] >= start)
+    assert told == expected
+    nps_rows = [
+        r for p in first + second + third if p.parent.name == "nps" for r in _qualtrics(p)[1]
+    ]
+    full_nps = _qualtrics(full_files[0])[1]
+    assert sorted(nps_rows, key=lambda r: r["ResponseId"]) == sorted(
+        (r for r in full_nps if _utc(r["RecordedDate"]).date() == date(2026, 3, 12)),
+        key=lambda r: r["ResponseId"],
+    )
+
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in history} == history
+    assert not list(tmp_path.rglob("*.part"))
+    names = [p.name for _, _, paths in steps for p in paths]
+    assert len(names) == len(set(names))
+    state = json.loads((inbox / demo.STATE_FILE).read_text(encoding="utf-8"))
+    assert state["last_day"] == "2026-03-12"
+    assert state["emitted_until"] == int(datetime(2026, 3, 13, 0, 0, 31, tzinfo=UTC).timestamp())
+    # follow-ups planned for later wait in the state file, none of them already due
+    assert state["pending_actions"] and all(
+        a[0] >= state["emitted_until"] for a in state["pending_actions"] + state["pending_updates"]
+    )
+
+
+def test_live_keeps_its_place_when_the_history_is_generated_again(tmp_path):
+    _generate(tmp_path, months=2, scale=0.5)
+    clock = _Clock(datetime(2026, 3, 11, 8, tzinfo=UTC))
+    morning = demo.live(tmp_path, every=0, max_steps=1, progress=None, now=clock)
+    assert morning and all(p.stem.endswith("2026-03-11_080000") for p in morning)
+    _generate(tmp_path, months=2, scale=0.5)  # `outcomeloop demo --live` again: same history
+    lines: list[str] = []
+    assert demo.live(tmp_path, every=0, max_steps=2, progress=lines.append, now=clock) == []
+    assert lines == [
+        "live: the inbox holds everything up to 2026-03-11T08:00:00Z; waiting for the clock"
+    ]
+    clock.moment = datetime(2026, 3, 11, 8, 0, 5, tzinfo=UTC)
+    later = demo.live(tmp_path, every=0, max_steps=1, progress=None, now=clock)
+    ids = {fid for kind, fid, _ in _event_times(later) if kind in ("nps", "ces")}
+    assert not ids & {fid for kind, fid, _ in _event_times(morning) if kind in ("nps", "ces")}
+    assert all(
+        datetime(2026, 3, 11, 8, 0, 1, tzinfo=UTC) <= t <= clock.moment
+        for _, _, t in _event_times(later)
+    )
+
+
+def test_live_writes_nothing_while_the_history_is_ahead_of_the_clock(tmp_path):
+    _generate(tmp_path, months=1, scale=0.05)  # history up to the end of 2026-03-10
+    clock = _Clock(datetime(2026, 3, 10, 12, tzinfo=UTC))
+    assert demo.live(tmp_path, every=0, max_steps=3, progress=None, now=clock) == []
+    state = json.loads((tmp_path / "inbox" / demo.STATE_FILE).read_text(encoding="utf-8"))
+    assert state["last_day"] == UNTIL.isoformat() and "emitted_until" not in state
+
+
+def test_live_stops_when_asked_and_needs_a_history_and_its_seed(tmp_path):
     with pytest.raises(demo.DemoError, match="run `outcomeloop demo`"):
         demo.live(tmp_path, every=0, max_steps=1, progress=None)
     _generate(tmp_path, months=1, scale=0.05)
     assert demo.live(tmp_path, every=0, stop=lambda: True, progress=None) == []
+    with pytest.raises(demo.DemoError, match="seed 7, not 8: run live with --seed 7"):
+        demo.live(tmp_path, every=0, max_steps=1, seed=8, progress=None, now=_Clock(LATER))
+
+
+def test_the_default_history_ends_yesterday_so_it_holds_nothing_from_the_future(tmp_path):
+    before = datetime.now(UTC).date()
+    summary = demo.generate(tmp_path, months=1, scale=0.02, progress=None)
+    after = datetime.now(UTC).date()
+    assert summary.until in (before - timedelta(days=1), after - timedelta(days=1))
+    nps = sorted((tmp_path / "inbox" / "nps").glob("*.csv"))
+    assert nps and max(_utc(r["RecordedDate"]) for f in nps for r in _qualtrics(f)[1]) < (
+        datetime.combine(summary.until + timedelta(days=1), datetime.min.time(), UTC)
+    )
 
 
 def test_units_can_be_chosen(tmp_path):
