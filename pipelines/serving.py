@@ -7,6 +7,7 @@ the new one, never a partial one. docs/snapshot.md lists its tables.
 
 import json
 import os
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +76,7 @@ def publish_snapshot(
 ) -> dict:
     """Build the snapshot into a new file next to `snapshot`, then atomically replace it."""
     snapshot.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temp_files(snapshot.parent)
     tmp = snapshot.parent / f".next-{uuid.uuid4().hex}.duckdb"
     con.execute(f"ATTACH '{tmp}' AS snap")
     try:
@@ -174,6 +176,25 @@ def publish_snapshot(
     return {"data_through": data_through}
 
 
+#: A `.next-*` file untouched this long belongs to a publish that was killed (issue 9).
+STALE_TEMP_SECONDS = 3600
+
+
+def _remove_stale_temp_files(folder: Path) -> None:
+    """Delete what killed publishes left behind (a half-written `.next-*.duckdb` and its WAL).
+
+    Readers never open these files, so they do no harm, but each is as large as a snapshot.
+    Only files untouched for an hour go: a publish under way keeps writing to its own file.
+    """
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    for path in folder.glob(".next-*.duckdb*"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except FileNotFoundError:  # removed by someone else meanwhile
+            continue
+
+
 def _default_format(mid: str, measure) -> str:
     if measure.kind == "nps":
         return "signed"
@@ -220,7 +241,7 @@ def _source_health(con, sources_cfg, now: datetime) -> None:
                       count(*) FILTER (status = 'rejected'), count(*) FILTER (status = 'duplicate'),
                       coalesce(sum(rows_loaded), 0), coalesce(sum(rows_filtered), 0),
                       coalesce(sum(rows_quarantined), 0),
-                      arg_max(file_path, loaded_at) FILTER (status = 'loaded'),
+                      arg_max(file_path, (loaded_at, rowid)) FILTER (status = 'loaded'),
                       max(loaded_at) FILTER (status = 'loaded')
                FROM ops.file_ledger WHERE source = ?""",
             [name],

@@ -46,7 +46,11 @@ def _sources(meta: queries.Meta, health: pd.DataFrame) -> None:
         "Last file": health["last_file"].fillna(""),
         "Last loaded": health["last_loaded_at"],
         "Latest event": health["latest_event_at"],
-        "Age (hours)": health["freshness_hours"],
+        "Hours since last file": (
+            (pd.Timestamp(meta.built_at) - pd.to_datetime(health["last_loaded_at"]))
+            .dt.total_seconds().div(3600).round(1)
+        ),
+        "Policy (hours)": health["freshness_hours"].round(0),
         "Files": health["files"],
         "Rejected": health["files_rejected"],
         "Duplicates": health["files_duplicate"],
@@ -58,13 +62,19 @@ def _sources(meta: queries.Meta, health: pd.DataFrame) -> None:
     st.dataframe(
         components.colored(table, ["State"]), hide_index=True, width="stretch",
         column_config={
-            "Age (hours)": st.column_config.Column(
-                help="How old the source's data is, in hours, when the snapshot was built"
+            "Hours since last file": st.column_config.NumberColumn(
+                help="Hours between the source's last loaded file and the snapshot's build",
+                format="%.1f",
+            ),
+            "Policy (hours)": st.column_config.NumberColumn(
+                help="How long the source may go without a new file before it is stale "
+                "(freshness_hours in sources.yaml)",
+                format="%d",
             ),
         },
     )  # fmt: skip
     st.caption(
-        "Stale: the newest event is older than the source's freshness policy allows. "
+        "Stale: no new file for longer than the source's freshness policy allows. "
         "Filtered rows were excluded on purpose (a `where` rule, survey previews); quarantined rows "
         "are listed below with their reasons."
     )
