@@ -1,5 +1,5 @@
 """The real dashboard in headless Chromium: every page renders without a Streamlit exception, shows
-its key texts, and leaves a full-page screenshot in docs/screenshots/ (the README shows them).
+its key texts, and leaves a full-page screenshot per page (in $OUTCOMELOOP_SCREENSHOT_DIR when set).
 
 `streamlit run dashboard/app.py` is started on a free port against the fixture snapshot (a
 temporary OUTCOMELOOP_HOME), and always terminated.
@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -27,7 +28,11 @@ pytestmark = pytest.mark.e2e
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# Screenshots go to a temporary folder, so running the tests never changes tracked files; set
+# OUTCOMELOOP_SCREENSHOT_DIR to keep them (docs/make_screenshots.py makes the README's from demo data).
+SCREENSHOTS = Path(
+    os.environ.get("OUTCOMELOOP_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="outcomeloop-shots-")
+)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
