@@ -1,0 +1,171 @@
+"""Rebuilding the marts, against the engine's physical limit and against a pandas peer.
+
+- The marts: the six mart assets of `pipelines/marts.py` (measure_values, readiness,
+  readiness_gates, feedback_items, feedback_loop, outcome_progress), invoked as Dagster would run
+  them, each opening the warehouse, computing its Ibis expression and replacing its table.
+- The limit: ONE DuckDB query that reads every column the marts use from every events table and
+  aggregates it once per unit and month. No real set of marts can beat a single pass.
+- The peer: `benchmarks.pandas_peer`, measure_values the way a data scientist would write it in
+  pandas; its numbers must equal the mart's, or the benchmark fails.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from benchmarks import pandas_peer
+from metrics.schemas import SOURCES
+from metrics.strategy import load_strategy
+from metrics.warehouse import connect
+
+Say = Callable[[str], None]
+
+#: Every column some mart reads, per events table (units come from every table: readiness gates
+#: exist for every unit seen anywhere).
+MART_COLUMNS: dict[str, tuple[str, ...]] = {
+    "nps": ("response_id", "responded_at", "unit", "score", "account_id", "comment"),
+    "ces": ("response_id", "responded_at", "unit", "score", "account_id", "comment"),
+    "employee_pulse": ("responded_at", "unit", "enps_score", "wellbeing"),
+    "upsell": ("closed_at", "unit", "amount"),
+    "revenue": ("period", "unit", "amount"),
+    "cost": ("period", "unit", "amount", "contacts"),
+    "readiness": ("assessed_at", "unit", "dimension", "score", "assessor_id"),
+    "feedback_actions": ("feedback_id", "action_at", "action_type"),
+}
+_NUMERIC = ("INTEGER", "BIGINT", "DOUBLE")
+
+
+def scan_sql() -> str:
+    """One query: every used column of every events table, grouped once by unit and month."""
+    parts = []
+    for source, cols in MART_COLUMNS.items():
+        schema = SOURCES[source]
+        types = {c.name: c.type for c in schema.table_columns}
+        time_col = schema.time_column
+        unit = "unit" if "unit" in cols else "CAST(NULL AS VARCHAR)"
+        numbers = [c for c in cols if types[c] in _NUMERIC]
+        texts = [c for c in cols if types[c] == "VARCHAR" and c != "unit"]
+        num = " + ".join(f'coalesce(sum("{c}"), 0)' for c in numbers) or "0"
+        if len(texts) > 1:
+            txt = "greatest(" + ", ".join(f'max("{c}")' for c in texts) + ")"
+        else:
+            txt = f'max("{texts[0]}")' if texts else "CAST(NULL AS VARCHAR)"
+        parts.append(
+            f"SELECT '{source}' AS source, {unit} AS unit, "
+            f"date_trunc('month', \"{time_col}\") AS period, count(*) AS n, "
+            f"CAST({num} AS DOUBLE) AS total, {txt} AS text "
+            f'FROM events."{source}" GROUP BY ALL'
+        )
+    return "SELECT count(*), sum(n), sum(total), max(text) FROM (" + " UNION ALL ".join(parts) + ")"
+
+
+def _scan(db: Path) -> float:
+    started = time.perf_counter()
+    con = connect(db, read_only=True)
+    try:
+        con.execute(scan_sql()).fetchall()
+    finally:
+        con.close()
+    return time.perf_counter() - started
+
+
+def _marts(home: Path) -> dict[str, float]:
+    """Every mart asset, in dependency order, as a run would execute them: seconds per mart."""
+    import dagster as dg
+
+    from pipelines.marts import MART_ASSETS
+    from pipelines.resources import OutcomeLoopResource
+
+    resource = OutcomeLoopResource(home=str(home))
+    seconds = {}
+    for asset in MART_ASSETS:
+        started = time.perf_counter()
+        with warnings.catch_warnings():  # DuckDB's hint about an extra Arrow copy, once per run
+            warnings.simplefilter("ignore", UserWarning)
+            result = asset(dg.build_asset_context(), outcomeloop=resource)
+        seconds[asset.key.path[-1]] = time.perf_counter() - started
+        failed = [c.check_name for c in (result.check_results or []) if not c.passed]
+        if failed:
+            raise AssertionError(f"mart {asset.key.path[-1]} failed its checks {failed}")
+    return seconds
+
+
+def _pandas(db: Path, strategy) -> tuple[float, object]:
+    started = time.perf_counter()
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        frame = pandas_peer.measure_values(con, strategy)
+    finally:
+        con.close()
+    return time.perf_counter() - started, frame
+
+
+def run(source_home: Path, work: Path, repeats: int, say: Say) -> dict:
+    """Marts vs the single scan vs the pandas peer on a copy of the scale's warehouse."""
+    home = work / "marts-home"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    for name in ("warehouse.duckdb", "strategy.yaml", "sources.yaml"):
+        if (source_home / name).exists():
+            shutil.copyfile(source_home / name, home / name)
+    db = home / "warehouse.duckdb"
+    strategy = load_strategy(home / "strategy.yaml")
+
+    say(f"marts: warm-up (imports, first compile), then {repeats} alternating runs each")
+    _marts(home)
+    _scan(db)
+    _pandas(db, strategy)
+
+    scans: list[float] = []
+    marts: list[dict[str, float]] = []
+    peers: list[float] = []
+    frame = None
+    steps = ("scan", "marts", "pandas")
+    for i in range(repeats):
+        for step in steps[i % 3 :] + steps[: i % 3]:  # rotate the order
+            if step == "scan":
+                scans.append(_scan(db))
+            elif step == "marts":
+                marts.append(_marts(home))
+            else:
+                seconds, frame = _pandas(db, strategy)
+                peers.append(seconds)
+        say(
+            f"  run {i + 1}: marts {sum(marts[-1].values()):.3f}s "
+            f"(measure_values {marts[-1]['measure_values']:.3f}s), scan {scans[-1]:.3f}s, "
+            f"pandas {peers[-1]:.3f}s"
+        )
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        expected = con.sql("SELECT * FROM marts.measure_values").to_arrow_table().to_pylist()
+    finally:
+        con.close()
+    problems = pandas_peer.compare(expected, frame)  # type: ignore[arg-type]
+    if problems:
+        raise AssertionError(
+            f"the pandas peer and marts.measure_values differ in {len(problems)} place(s): "
+            + "; ".join(problems[:10])
+        )
+    say(f"marts: the pandas peer equals marts.measure_values ({len(expected):,} rows, 1e-9)")
+
+    totals = [sum(m.values()) for m in marts]
+    per_mart = {name: statistics.median(m[name] for m in marts) for name in marts[0]}
+    return {
+        "marts_s": statistics.median(totals),
+        "per_mart_s": per_mart,
+        "scan_s": statistics.median(scans),
+        "pandas_s": statistics.median(peers),
+        "measure_values_s": per_mart["measure_values"],
+        "ratio_vs_scan": statistics.median(totals) / statistics.median(scans),
+        "speedup_vs_pandas": statistics.median(peers) / per_mart["measure_values"],
+        "measure_values_rows": len(expected),
+        "runs": {"marts": totals, "scan": scans, "pandas": peers},
+    }
