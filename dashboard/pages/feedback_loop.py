@@ -179,7 +179,7 @@ def _items(meta: queries.Meta) -> None:
     st.caption(
         f"{components.plural(total, 'item matches', 'items match')}{more}; the longest overdue first."
     )
-    csv = shown.assign(Status=items["status"].to_numpy()).to_csv(index=False)
+    csv = components.csv_safe(shown.assign(Status=items["status"].to_numpy())).to_csv(index=False)
     st.download_button(
         "Download these items (CSV)", csv, file_name="feedback_items.csv", mime="text/csv",
         icon=":material/download:", key="fl_csv",
