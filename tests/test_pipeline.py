@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from datetime import date, datetime
 from pathlib import Path
 
