@@ -105,6 +105,19 @@ def count_events(home: Path) -> dict[str, int]:
         con.close()
 
 
+def previous_latency(scale: float) -> dict | None:
+    """The latency details of the scale's last recorded run, marked as carried over."""
+    path = BENCH_DIR / f"results-scale-{_fmt_scale(scale)}.json"
+    try:
+        previous = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    lat = (previous.get("details") or {}).get("latency")
+    if not lat or lat.get("seconds") is None:
+        return None
+    return {**lat, "carried_from": lat.get("carried_from") or previous.get("measured_at")}
+
+
 # --- the machine ---------------------------------------------------------------------------------
 
 
@@ -201,7 +214,9 @@ def table(r: dict) -> list[str]:
          _met("marts_speedup_vs_pandas", r["marts_speedup_vs_pandas"], scale)),
         ("File landing to new snapshot (`dagster dev`, median of 3)",
          _s(r["event_to_snapshot_s"], 1)
-         + (f" ({d['latency']['error']})" if (d.get("latency") or {}).get("error") else ""),
+         + (f" ({d['latency']['error']})" if (d.get("latency") or {}).get("error") else "")
+         + (f" (measured {d['latency']['carried_from']}, kept by `--keep-latency`)"
+            if (d.get("latency") or {}).get("carried_from") else ""),
          "under 30 s",
          _met("event_to_snapshot_s", r["event_to_snapshot_s"], scale)),
     ]  # fmt: skip
@@ -303,6 +318,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="runs per ratio side (median)")
     parser.add_argument("--drops", type=int, default=3, help="files landed for the latency")
     parser.add_argument("--skip-latency", action="store_true", help="no `dagster dev` latency")
+    parser.add_argument(
+        "--keep-latency",
+        action="store_true",
+        help="with --skip-latency: carry the latency over from the scale's last recorded results "
+        "(marked with the date it was measured)",
+    )
     parser.add_argument("--skip-pages", action="store_true", help="no dashboard render times")
     parser.add_argument("--reuse", action="store_true", help="reuse the scale's loaded home")
     parser.add_argument("--until", type=date.fromisoformat, help="demo end day (default today)")
@@ -350,6 +371,12 @@ def main(argv: list[str] | None = None) -> int:
         page_times = pages.run(home, 3, say)
 
     lat = None
+    if args.skip_latency and args.keep_latency:
+        lat = previous_latency(args.scale)
+        if lat is None:
+            say("latency: no recorded latency at this scale to keep")
+        else:
+            say(f"latency: kept {lat['seconds']:.1f}s measured {lat['carried_from']}")
     if not args.skip_latency:
         try:
             lat = latency.run(home, work, args.drops, say)

@@ -7,8 +7,9 @@ Besides every unit, the unit `all` is the whole organisation, computed over all 
 (never a mean of units, which would weigh a team of 3 like a team of 300).
 
 Cells with too few events are `suppressed` with a note; for employee measures (`anonymity: true`)
-their value and interval are removed, and a second unit is suppressed when exactly one is, so that
-`all` minus the shown units cannot reveal the hidden one.
+their value and interval are removed, and the smallest shown units are suppressed too until the
+hidden units together hold at least `min_n` responses, so that `all` minus the shown units cannot
+reveal a hidden unit (with exactly one unit hidden this is DESIGN.md's "next smallest unit" rule).
 
 Everything here is an Ibis expression: DuckDB runs it here, Spark at scale.
 """
@@ -53,44 +54,92 @@ _COUNTED = {
 
 
 def measure_values(events: EventTables, strategy: Strategy) -> ibis.Table:
-    """marts.measure_values: every measure x unit (and `all`) x period that has data."""
-    parts = [measure_table(events, strategy, mid) for mid in strategy.measures]
+    """marts.measure_values: every measure x unit (and `all`) x period that has data.
+
+    Each source's events are read and aggregated once per unit and period, with every count and
+    sum its measures need; each measure is then derived from that small aggregate, and a ratio
+    from the two measures already built.
+    """
+    built = _Built(events, strategy)
+    parts = [built.measure(mid) for mid in strategy.measures]
     if not parts:
         return empty_table(MEASURE_VALUES_SCHEMA)
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
 
-def measure_table(
-    events: EventTables, strategy: Strategy, measure_id: str, _stack: tuple[str, ...] = ()
-) -> ibis.Table:
+def measure_table(events: EventTables, strategy: Strategy, measure_id: str) -> ibis.Table:
     """One measure's rows of marts.measure_values (same columns, same types)."""
-    if measure_id in _stack:
-        chain = " -> ".join((*_stack, measure_id))
-        raise ValueError(f"measures.{measure_id}: a ratio refers to itself ({chain})")
-    if measure_id not in strategy.measures:
-        raise KeyError(
-            f"unknown measure {measure_id!r}; strategy.yaml defines {list(strategy.measures)}"
+    return _Built(events, strategy).measure(measure_id)
+
+
+class _Built:
+    """The expressions of one measure_values build: each source's aggregate and each measure's
+    table, made once and shared (a ratio reuses its numerator's and denominator's tables)."""
+
+    def __init__(self, events: EventTables, strategy: Strategy):
+        self.events = events
+        self.strategy = strategy
+        self.tables: dict[str, ibis.Table] = {}
+        self.sources: dict[str, _SourceCells | None] = {}
+
+    def measure(self, measure_id: str, _stack: tuple[str, ...] = ()) -> ibis.Table:
+        if measure_id in _stack:
+            chain = " -> ".join((*_stack, measure_id))
+            raise ValueError(f"measures.{measure_id}: a ratio refers to itself ({chain})")
+        if measure_id not in self.strategy.measures:
+            raise KeyError(
+                f"unknown measure {measure_id!r}; strategy.yaml defines "
+                f"{list(self.strategy.measures)}"
+            )
+        if measure_id not in self.tables:
+            self.tables[measure_id] = self._build(measure_id, (*_stack, measure_id))
+        return self.tables[measure_id]
+
+    def _build(self, measure_id: str, stack: tuple[str, ...]) -> ibis.Table:
+        m = self.strategy.measures[measure_id]
+        if m.kind == "ratio":
+            if m.numerator is None or m.denominator is None:
+                raise ValueError(
+                    f"measures.{measure_id}: a ratio needs a numerator and a denominator"
+                )
+            num = self.measure(m.numerator, stack)
+            den = self.measure(m.denominator, stack)
+            cells = _ratio(num, den, m)
+        else:
+            source = self._source(measure_id, m)
+            if source is None:
+                return empty_table(MEASURE_VALUES_SCHEMA)
+            cells = _KINDS[m.kind](source.cells(measure_id), m)
+            cells = _suppress(cells, m)
+        return cells.select(
+            measure=ibis.literal(measure_id, type="string"),
+            unit=cells.unit.cast("string"),
+            period_start=cells.period_start.cast("date"),
+            value=cells.value.cast("float64"),
+            n=cells.n.cast("int64"),
+            ci_low=cells.ci_low.cast("float64"),
+            ci_high=cells.ci_high.cast("float64"),
+            suppressed=cells.suppressed.cast("boolean"),
+            note=cells.note.cast("string"),
         )
-    m = strategy.measures[measure_id]
-    if m.kind == "ratio":
-        cells = _ratio(events, strategy, measure_id, m, (*_stack, measure_id))
-    else:
-        rows = _measure_events(events, strategy, measure_id, m)
-        if rows is None:
-            return empty_table(MEASURE_VALUES_SCHEMA)
-        cells = _KINDS[m.kind](_with_all(rows), m)
-        cells = _suppress(cells, m)
-    return cells.select(
-        measure=ibis.literal(measure_id, type="string"),
-        unit=cells.unit.cast("string"),
-        period_start=cells.period_start.cast("date"),
-        value=cells.value.cast("float64"),
-        n=cells.n.cast("int64"),
-        ci_low=cells.ci_low.cast("float64"),
-        ci_high=cells.ci_high.cast("float64"),
-        suppressed=cells.suppressed.cast("boolean"),
-        note=cells.note.cast("string"),
-    )
+
+    def _source(self, measure_id: str, m: Measure) -> _SourceCells | None:
+        if m.source is None or m.source not in SOURCES:
+            raise ValueError(
+                f"measures.{measure_id}: a {m.kind} measure needs a known source, got {m.source!r}"
+            )
+        if m.source not in self.sources:
+            table = self.events.get(m.source)
+            if table is None:
+                self.sources[m.source] = None
+            else:
+                measures = {
+                    mid: spec
+                    for mid, spec in self.strategy.measures.items()
+                    if spec.kind != "ratio" and spec.source == m.source
+                }
+                self.sources[m.source] = _SourceCells(table, m.source, measures, self.strategy)
+        return self.sources[m.source]
 
 
 # --- events in, per unit and period -----------------------------------------------------------
@@ -104,59 +153,109 @@ def _fields(m: Measure) -> list[str]:
     return [m.field]
 
 
-def _measure_events(
-    events: EventTables, strategy: Strategy, measure_id: str, m: Measure
-) -> ibis.Table | None:
-    """The measure's events as (unit, period_start, x[, y]); None when the source has no table."""
-    if m.source is None or m.source not in SOURCES:
-        raise ValueError(
-            f"measures.{measure_id}: a {m.kind} measure needs a known source, got {m.source!r}"
+class _SourceCells:
+    """One source's events aggregated once per unit (and `all`) and period, with every count and
+    sum that the source's measures need; `cells(measure_id)` is one measure's view of it."""
+
+    def __init__(
+        self, table: ibis.Table, source: str, measures: dict[str, Measure], strategy: Strategy
+    ):
+        fields: list[str] = []
+        for mid, m in measures.items():
+            needed = _fields(m)
+            require_columns(table, source, ["unit", *needed], f"measures.{mid}")
+            fields += [f for f in needed if f not in fields]
+        column = {f: f"f{i}" for i, f in enumerate(fields)}
+        time = table[SOURCES[source].time_column]
+        no_field = {}  # the second field of a sum_ratio without `per`
+        if any(m.kind == "sum_ratio" and len(_fields(m)) == 1 for m in measures.values()):
+            no_field["no_field"] = _NULL_FLOAT
+        rows = table.select(
+            unit=table.unit.cast("string"),
+            period_start=period_start(time, strategy),
+            **{col: table[f].cast("float64") for f, col in column.items()},
+            **no_field,
         )
-    table = events.get(m.source)
-    if table is None:
-        return None
-    fields = _fields(m)
-    require_columns(table, m.source, ["unit", *fields], f"measures.{measure_id}")
-    time = table[SOURCES[m.source].time_column]
-    rows = table.select(
-        unit=table.unit.cast("string"),
-        period_start=period_start(time, strategy),
-        x=table[fields[0]].cast("float64"),
-        y=(table[fields[1]] if len(fields) > 1 else ibis.null()).cast("float64"),
-    )
-    rows = rows.filter(rows.unit.notnull())
-    if m.kind == "employee_health":
-        # A pulse response counts when it answered at least one of the two questions.
-        return rows.filter(rows.x.notnull() | rows.y.notnull())
-    return rows.filter(rows.x.notnull())
+        rows = _with_all(rows.filter(rows.unit.notnull()))
+        # Every measure's aggregates over the rows; an aggregate two measures share is made once.
+        aggregates: dict = {}
+        self._names: dict[str, dict[str, str]] = {}
+        for mid, m in measures.items():
+            first, *rest = _fields(m)
+            x = rows[column[first]]
+            y = rows[column[rest[0]]] if rest else (rows.no_field if no_field else None)
+            names = {}
+            for name, agg in _AGGREGATES[m.kind](x, y, m).items():
+                names[name] = aggregates.setdefault(agg.op(), f"a{len(aggregates)}")
+            self._names[mid] = names
+        self.agg = rows.group_by(["unit", "period_start"]).aggregate(
+            **{name: op.to_expr().name(name) for op, name in aggregates.items()}
+        )
+
+    def cells(self, measure_id: str) -> ibis.Table:
+        """The measure's (unit, period_start, n, ...) cells that have at least one event."""
+        names = self._names[measure_id]
+        agg = self.agg
+        return agg.filter(agg[names["n"]] > 0).select(
+            "unit", "period_start", **{name: agg[col] for name, col in names.items()}
+        )
 
 
 def _with_all(rows: ibis.Table) -> ibis.Table:
     """The events once under their unit and once more under `all`: `all` pools every event."""
-    everyone = rows.select(
-        unit=ibis.literal(ALL_UNITS, type="string"),
-        period_start=rows.period_start,
-        x=rows.x,
-        y=rows.y,
-    )
+    everyone = rows.mutate(unit=ibis.literal(ALL_UNITS, type="string"))
     return rows.union(everyone, distinct=False)
 
 
-def _by_cell(rows: ibis.Table, **aggs) -> ibis.Table:
-    return rows.group_by(["unit", "period_start"]).aggregate(**aggs)
+def _count_if(condition: ibis.BooleanValue) -> ibis.IntegerValue:
+    return ibis.cases((condition, 1), else_=0).sum()
+
+
+def _band_hits(x: ibis.FloatingValue, m: Measure) -> ibis.IntegerValue:
+    if m.band is None:
+        raise ValueError("a share measure needs band: [low, high]")
+    low, high = m.band
+    return _count_if((x >= low) & (x <= high))
+
+
+# What each kind aggregates per unit and period, over all of the source's rows: `n` counts the
+# events the measure counts (cells without any are dropped), NULL fields add nothing.
+_AGGREGATES = {
+    "nps": lambda x, y, m: {
+        "n": x.count(),
+        "promoters": _count_if(x >= 9),
+        "detractors": _count_if(x <= 6),
+    },
+    "mean": lambda x, y, m: {
+        "n": x.count(),
+        "mean": x.mean(),
+        "sd": x.std(how="sample"),
+    },
+    "share": lambda x, y, m: {"n": x.count(), "hits": _band_hits(x, m)},
+    "sum": lambda x, y, m: {"n": x.count(), "total": x.sum()},
+    "sum_ratio": lambda x, y, m: {
+        "n": x.count(),
+        "total": x.sum(),
+        # Only rows with the numerator count, as they do in n and the total.
+        "per_total": ibis.cases((x.notnull(), y), else_=_NULL_FLOAT).sum(),
+    },
+    # A pulse response counts when it answered at least one of the two questions.
+    "employee_health": lambda x, y, m: {
+        "n": ibis.cases((x.notnull() | y.notnull(), 1), else_=ibis.null("int64")).count(),
+        "enps_n": x.count(),
+        "promoters": _count_if(x >= 9),
+        "detractors": _count_if(x <= 6),
+        "wellbeing": y.mean(),
+    },
+}
 
 
 # --- one function per kind: (unit, period_start, value, n, ci_low, ci_high, note) --------------
+# Each takes the measure's aggregate cells (unit, period_start and the kind's aggregates above).
 
 
-def _nps(rows: ibis.Table, m: Measure) -> ibis.Table:
+def _nps(agg: ibis.Table, m: Measure) -> ibis.Table:
     """%promoters (9-10) minus %detractors (0-6); interval from the trinomial variance."""
-    agg = _by_cell(
-        rows,
-        n=rows.x.count(),
-        promoters=ibis.cases((rows.x >= 9, 1), else_=0).sum(),
-        detractors=ibis.cases((rows.x <= 6, 1), else_=0).sum(),
-    )
     p_p = agg.promoters.cast("float64") / agg.n
     p_d = agg.detractors.cast("float64") / agg.n
     value = (p_p - p_d) * 100.0
@@ -173,9 +272,8 @@ def _nps(rows: ibis.Table, m: Measure) -> ibis.Table:
     )
 
 
-def _mean(rows: ibis.Table, m: Measure) -> ibis.Table:
+def _mean(agg: ibis.Table, m: Measure) -> ibis.Table:
     """The mean with +/- 1.96 s / sqrt(n) (s with n - 1); no interval below two responses."""
-    agg = _by_cell(rows, n=rows.x.count(), mean=rows.x.mean(), sd=rows.x.std(how="sample"))
     half = Z95 * agg.sd / agg.n.cast("float64").sqrt()
     has_ci = agg.n >= 2
     return agg.select(
@@ -189,16 +287,8 @@ def _mean(rows: ibis.Table, m: Measure) -> ibis.Table:
     )
 
 
-def _share(rows: ibis.Table, m: Measure) -> ibis.Table:
+def _share(agg: ibis.Table, m: Measure) -> ibis.Table:
     """Percent (0..100) of responses inside the inclusive band, with the Wilson interval."""
-    if m.band is None:
-        raise ValueError("a share measure needs band: [low, high]")
-    low, high = m.band
-    agg = _by_cell(
-        rows,
-        n=rows.x.count(),
-        hits=ibis.cases(((rows.x >= low) & (rows.x <= high), 1), else_=0).sum(),
-    )
     n = agg.n.cast("float64")
     p = agg.hits.cast("float64") / n
     z2 = Z95 * Z95
@@ -216,9 +306,8 @@ def _share(rows: ibis.Table, m: Measure) -> ibis.Table:
     )
 
 
-def _sum(rows: ibis.Table, m: Measure) -> ibis.Table:
+def _sum(agg: ibis.Table, m: Measure) -> ibis.Table:
     """The total of the field over the period; n = rows summed."""
-    agg = _by_cell(rows, n=rows.x.count(), total=rows.x.sum())
     return agg.select(
         "unit",
         "period_start",
@@ -230,9 +319,8 @@ def _sum(rows: ibis.Table, m: Measure) -> ibis.Table:
     )
 
 
-def _sum_ratio(rows: ibis.Table, m: Measure) -> ibis.Table:
+def _sum_ratio(agg: ibis.Table, m: Measure) -> ibis.Table:
     """sum(field) / sum(per), e.g. cost per contact; NULL (with a note) without a denominator."""
-    agg = _by_cell(rows, n=rows.x.count(), total=rows.x.sum(), per_total=rows.y.sum())
     no_per = agg.per_total.isnull() | (agg.per_total == 0)
     return agg.select(
         "unit",
@@ -245,18 +333,9 @@ def _sum_ratio(rows: ibis.Table, m: Measure) -> ibis.Table:
     )
 
 
-def _employee_health(rows: ibis.Table, m: Measure) -> ibis.Table:
+def _employee_health(agg: ibis.Table, m: Measure) -> ibis.Table:
     """0..100: mean of the eNPS mapped (eNPS + 100) / 2 and the wellbeing mapped (w - 1) / 4 * 100,
     each where it has answers; n = pulse responses."""
-    enps_n = rows.x.count()
-    agg = _by_cell(
-        rows,
-        n=rows.count(),
-        enps_n=enps_n,
-        promoters=ibis.cases((rows.x >= 9, 1), else_=0).sum(),
-        detractors=ibis.cases((rows.x <= 6, 1), else_=0).sum(),
-        wellbeing=rows.y.mean(),
-    )
     enps = (agg.promoters - agg.detractors).cast("float64") * 100.0 / agg.enps_n
     enps_part = ibis.cases((agg.enps_n > 0, (enps + 100.0) / 2.0), else_=_NULL_FLOAT)
     wellbeing_part = (agg.wellbeing - 1.0) / 4.0 * 100.0
@@ -286,19 +365,14 @@ _KINDS = {
 }
 
 
-def _ratio(
-    events: EventTables, strategy: Strategy, measure_id: str, m: Measure, stack: tuple[str, ...]
-) -> ibis.Table:
-    """One measure's value over another's, per unit and period (e.g. upsell revenue / revenue).
+def _ratio(num: ibis.Table, den: ibis.Table, m: Measure) -> ibis.Table:
+    """One measure's value over another's, per unit and period (e.g. upsell revenue / revenue),
+    from the two measures' tables (marts.measure_values rows).
 
     A row exists where either side has one; a missing, NULL or zero denominator (or a missing or
     NULL numerator) leaves the value NULL with the reason; a suppressed side suppresses the ratio.
     """
-    if m.numerator is None or m.denominator is None:
-        raise ValueError(f"measures.{measure_id}: a ratio needs a numerator and a denominator")
     num_id, den_id = m.numerator, m.denominator
-    num = measure_table(events, strategy, num_id, stack)
-    den = measure_table(events, strategy, den_id, stack)
     num = num.select(nu=num.unit, np=num.period_start, nv=num.value, ns=num.suppressed, nn=num.note)
     den = den.select(du=den.unit, dp=den.period_start, dv=den.value, ds=den.suppressed, dn=den.note)
     j = num.outer_join(den, [num.nu == den.du, num.np == den.dp])
@@ -367,18 +441,29 @@ def _suppress(cells: ibis.Table, m: Measure) -> ibis.Table:
     if not m.anonymity:
         return cells
 
-    # Complementary suppression: with exactly one unit hidden in a period, `all` minus the shown
-    # units would reveal it, so the smallest shown unit (ties by name) is hidden too.
+    # Complementary suppression: `all` minus the shown units reveals the hidden units pooled. With
+    # exactly one unit hidden that is the unit itself; with several whose responses add up to
+    # fewer than min_n it is still a group too small to show (two one-person teams each learn the
+    # other's answer). So the smallest shown units (ties by name) are hidden too, one after the
+    # other, until the hidden responses reach min_n.
     is_unit = cells.unit != ALL_UNITS
     cells = cells.mutate(
         candidate=is_unit & ~cells.suppressed,
         hidden_flag=ibis.cases((is_unit & cells.suppressed, 1), else_=0),
+        hidden_n=ibis.cases((is_unit & cells.suppressed, cells.n), else_=0),
     )
     hidden_units = cells.hidden_flag.sum().over(group_by=cells.period_start)
-    rank = ibis.row_number().over(
-        group_by=[cells.period_start, cells.candidate], order_by=[cells.n, cells.unit]
+    hidden_n = cells.hidden_n.sum().over(group_by=cells.period_start)
+    shown_before = cells.n.sum().over(
+        ibis.window(
+            group_by=[cells.period_start, cells.candidate],
+            order_by=[cells.n, cells.unit],
+            rows=(None, -1),
+        )
     )
-    protect = cells.candidate & (hidden_units == 1) & (rank == 0)
+    protect = (
+        cells.candidate & (hidden_units >= 1) & (hidden_n + shown_before.fill_null(0) < m.min_n)
+    )
     cells = cells.mutate(
         suppressed=cells.suppressed | protect,
         note=ibis.cases(
@@ -398,4 +483,4 @@ def _suppress(cells: ibis.Table, m: Measure) -> ibis.Table:
         value=ibis.cases((cells.suppressed, _NULL_FLOAT), else_=cells.value),
         ci_low=ibis.cases((cells.suppressed, _NULL_FLOAT), else_=cells.ci_low),
         ci_high=ibis.cases((cells.suppressed, _NULL_FLOAT), else_=cells.ci_high),
-    ).drop("candidate", "hidden_flag")
+    ).drop("candidate", "hidden_flag", "hidden_n")

@@ -6,14 +6,18 @@ give the same table). Declarative automation keeps them current after ingestion;
 is an input too, so editing a target recomputes them.
 """
 
+import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import ibis
+import ibis.expr.operations as ops
 import pyarrow as pa
 
 from metrics.config import Settings
+from metrics.schemas import SOURCES
 from metrics.strategy import Strategy, StrategyError, file_sha256, load_strategy
 from pipelines.ingest import INGEST_ASSETS
 from pipelines.resources import WAREHOUSE_POOL, OutcomeLoopResource
@@ -82,9 +86,29 @@ def event_tables(ib, cfg: Settings | None = None) -> dict[str, ibis.Table]:
         sync_lake(ib.con, cfg.lake)
         return dict(spark_event_tables(spark_session(cfg), cfg.lake))
     # --- end compute: spark ----------------------------------------------------------------------
-    from metrics.engine import duckdb_event_tables
+    return _duckdb_event_tables(ib)
 
-    return duckdb_event_tables(ib)
+
+def _duckdb_event_tables(ib) -> dict[str, ibis.Table]:
+    """`metrics.engine.duckdb_event_tables`, with every table's columns read in one catalog query
+    instead of one DESCRIBE per source (a mart run opens the warehouse six times)."""
+    rows = ib.con.execute(
+        "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
+        "WHERE table_catalog = current_database() AND table_schema = 'events' "
+        "ORDER BY table_name, ordinal_position"
+    ).fetchall()
+    to_ibis = ib.compiler.type_mapper.from_string
+    columns: dict[str, dict] = {}
+    for table, column, sql_type, nullable in rows:
+        columns.setdefault(table, {})[column] = to_ibis(sql_type, nullable=nullable == "YES")
+    namespace = ops.Namespace(catalog=None, database="events")
+    return {
+        name: ops.DatabaseTable(
+            name, schema=ibis.schema(columns[name]), source=ib, namespace=namespace
+        ).to_expr()
+        for name in SOURCES
+        if name in columns
+    }
 
 
 def _gates_input(ib, events, strat: Strategy, now: datetime, cfg: Settings) -> ibis.Table:
@@ -97,21 +121,47 @@ def _gates_input(ib, events, strat: Strategy, now: datetime, cfg: Settings) -> i
     return ib.table("readiness_gates", database="marts")
 
 
+def _duckdb_backend(con, expr: ibis.Table):
+    """The Ibis DuckDB backend `expr` is bound to (or one on `con` for a pure in-memory table)."""
+    try:
+        backend = ibis.get_backend(expr)
+    except Exception:  # no table of any backend in it (only in-memory tables)
+        backend = None
+    if backend is None or backend.name != "duckdb" or backend.con is not con:
+        backend = ibis.duckdb.from_connection(con)
+    return backend
+
+
 def write_mart(con, name: str, data) -> int:
-    """Replace `marts.<name>` with an Ibis expression's result or an Arrow table."""
+    """Replace `marts.<name>` with an Ibis expression's result or an Arrow table; the row count.
+
+    On DuckDB the expression is compiled once and written in one `CREATE OR REPLACE TABLE ... AS`
+    statement (its small in-memory tables, e.g. a period spine, registered on the connection
+    first); every mart expression casts its columns, so the table gets exactly those types.
+    """
     if isinstance(data, ibis.Table) and ibis.get_backend(data).name != "duckdb":
         data = data.to_pyarrow()  # computed on Spark: the (small) result comes back as Arrow
     if isinstance(data, pa.Table):
         con.register("_mart_arrow", data)
         try:
-            con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _mart_arrow")
+            return con.execute(
+                f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _mart_arrow"
+            ).fetchone()[0]
         finally:
             con.unregister("_mart_arrow")
-    else:
-        ibis.duckdb.from_connection(con).create_table(
-            name, obj=data, database="marts", overwrite=True
-        )
-    return con.execute(f"SELECT count(*) FROM marts.{name}").fetchone()[0]
+    backend = _duckdb_backend(con, data)
+    backend._run_pre_execute_hooks(data)  # registers the expression's in-memory tables
+    sql = backend.compile(data)
+    # Ibis drops a cast to the type it already infers, where DuckDB may differ (a sum of integers
+    # is HUGEINT, a truncated date a TIMESTAMP): cast every column to the expression's schema.
+    to_sql_type = backend.compiler.type_mapper.from_ibis
+    columns = ", ".join(
+        f'CAST("{col}" AS {to_sql_type(dtype).sql("duckdb")}) AS "{col}"'
+        for col, dtype in data.schema().items()
+    )
+    return con.execute(
+        f"CREATE OR REPLACE TABLE marts.{name} AS SELECT {columns} FROM ({sql}) AS mart"
+    ).fetchone()[0]
 
 
 def _periods_meta(con, name: str) -> dict:
@@ -121,10 +171,30 @@ def _periods_meta(con, name: str) -> dict:
     return {"first_period": str(lo) if lo else "none", "last_period": str(hi) if hi else "none"}
 
 
+# The last strategy parsed, by path and content: the marts of one run all read the same file.
+_STRATEGY_CACHE: dict[tuple[str, bytes], Strategy] = {}
+
+
+def _load_strategy(path: Path) -> Strategy:
+    """`load_strategy`, parsed and validated once per content of the file (the model is frozen)."""
+    try:
+        content = Path(path).read_bytes()
+    except OSError:
+        return load_strategy(path)  # raises the StrategyError that explains it
+    key = (str(path), hashlib.sha256(content).digest())
+    if key not in _STRATEGY_CACHE:
+        parsed = load_strategy(path)
+        _STRATEGY_CACHE.clear()
+        if Path(path).read_bytes() == content:  # not edited while it was being parsed
+            _STRATEGY_CACHE[key] = parsed
+        return parsed
+    return _STRATEGY_CACHE[key]
+
+
 def _mart_context(outcomeloop: OutcomeLoopResource) -> tuple[Settings, Strategy]:
     cfg = outcomeloop.settings()
     try:
-        return cfg, load_strategy(cfg.strategy_path)
+        return cfg, _load_strategy(cfg.strategy_path)
     except StrategyError as exc:
         raise dg.Failure(description=str(exc)) from exc
 
@@ -176,17 +246,14 @@ def measure_values(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopRe
         ib = ibis.duckdb.from_connection(con)
         rows = write_mart(con, "measure_values", compute(event_tables(ib, cfg), strat))
         nps_ids = [m for m, spec in strat.measures.items() if spec.kind == "nps"]
-        bad = 0
-        if nps_ids:
-            bad = con.execute(
-                "SELECT count(*) FROM marts.measure_values WHERE list_contains(?, measure) "
-                "AND (value NOT BETWEEN -100 AND 100 OR ci_low < -100 OR ci_high > 100)",
-                [nps_ids],
-            ).fetchone()[0]
-        suppressed = con.execute(
-            "SELECT count(*) FROM marts.measure_values WHERE suppressed"
-        ).fetchone()[0]
-        meta = _periods_meta(con, "measure_values")
+        bad, suppressed, lo, hi = con.execute(  # the check and the metadata in one pass
+            "SELECT count(*) FILTER (WHERE list_contains(CAST(? AS VARCHAR[]), measure) AND (value "
+            "NOT BETWEEN -100 AND 100 OR ci_low < -100 OR ci_high > 100)), "
+            "count(*) FILTER (WHERE suppressed), "
+            "min(period_start), max(period_start) FROM marts.measure_values",
+            [nps_ids],
+        ).fetchone()
+        meta = {"first_period": str(lo) if lo else "none", "last_period": str(hi) if hi else "none"}
     return dg.MaterializeResult(
         metadata={"dagster/row_count": rows, "suppressed_cells": suppressed, **meta},
         check_results=[
