@@ -418,6 +418,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     bin_dir = Path(sys.executable).parent
     dagster = shutil.which("dagster", path=str(bin_dir)) or "dagster"
+    # `kill` stops both children as Ctrl-C does, also when started from a script in the
+    # background (where SIGINT arrives ignored and the children would inherit that)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     procs = [
         subprocess.Popen(
             [
@@ -433,6 +437,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             cwd=REPO_ROOT,
             env=env,
             start_new_session=True,
+            preexec_fn=_default_sigint,
         ),
         subprocess.Popen(
             [
@@ -453,6 +458,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             cwd=REPO_ROOT,
             env=env,
             start_new_session=True,
+            preexec_fn=_default_sigint,
         ),
     ]
     shown = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host
@@ -468,6 +474,14 @@ def cmd_dev(args: argparse.Namespace) -> int:
         return 0
     finally:
         _stop(procs)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:
