@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -493,3 +493,19 @@ def gate_state(gates: Any, unit: str, period: date | None = None) -> dict[str, A
         "blocking": blocking,
         "label": gate_label(ready),
     }
+
+
+def render_page(title: str, icon: str, question: str, body: Callable[[Any], None]) -> None:
+    """Every page's frame: its header, then the empty state when no snapshot is published yet, the
+    unreadable state when it cannot be read, and otherwise `body(meta)`."""
+    from dashboard import queries
+
+    page_header(title, icon, question)
+    meta = queries.current()
+    if meta is None:
+        empty_state(queries.snapshot_path())
+        return
+    try:
+        body(meta)
+    except queries.SnapshotUnreadable as exc:
+        unreadable_state(str(exc))

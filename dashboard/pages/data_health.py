@@ -164,15 +164,7 @@ def _orphans(meta: queries.Meta) -> None:
 
 
 def render() -> None:
-    components.page_header("Data health", ":material/monitor_heart:", QUESTION)
-    meta = queries.current()
-    if meta is None:
-        components.empty_state(queries.snapshot_path())
-        return
-    try:
-        _render(meta)
-    except queries.SnapshotUnreadable as exc:
-        components.unreadable_state(str(exc))
+    components.render_page("Data health", ":material/monitor_heart:", QUESTION, _render)
 
 
 def _render(meta: queries.Meta) -> None:

@@ -187,15 +187,7 @@ def _items(meta: queries.Meta) -> None:
 
 
 def render() -> None:
-    components.page_header("Feedback loop", ":material/forum:", QUESTION)
-    meta = queries.current()
-    if meta is None:
-        components.empty_state(queries.snapshot_path())
-        return
-    try:
-        _render(meta)
-    except queries.SnapshotUnreadable as exc:
-        components.unreadable_state(str(exc))
+    components.render_page("Feedback loop", ":material/forum:", QUESTION, _render)
 
 
 def _render(meta: queries.Meta) -> None:

@@ -441,15 +441,7 @@ def _drilldown(meta: queries.Meta, default_unit: str, default_period: date) -> N
 
 
 def render() -> None:
-    components.page_header("Outcome tree", ":material/account_tree:", QUESTION)
-    meta = queries.current()
-    if meta is None:
-        components.empty_state(queries.snapshot_path())
-        return
-    try:
-        _render(meta)
-    except queries.SnapshotUnreadable as exc:
-        components.unreadable_state(str(exc))
+    components.render_page("Outcome tree", ":material/account_tree:", QUESTION, _render)
 
 
 def _render(meta: queries.Meta) -> None:

@@ -140,15 +140,7 @@ def unit_rows(
 
 
 def render() -> None:
-    components.page_header("Readiness", ":material/fact_check:", QUESTION)
-    meta = queries.current()
-    if meta is None:
-        components.empty_state(queries.snapshot_path())
-        return
-    try:
-        _render(meta)
-    except queries.SnapshotUnreadable as exc:
-        components.unreadable_state(str(exc))
+    components.render_page("Readiness", ":material/fact_check:", QUESTION, _render)
 
 
 def _render(meta: queries.Meta) -> None:
