@@ -218,3 +218,31 @@ def test_dashboard_read_path_never_fails_while_runs_write(home):
         snap, "SELECT n FROM marts.measure_values WHERE measure = 'nps' AND unit = 'all'"
     ).to_pylist()
     assert final == [{"n": 8}]
+
+
+def test_editing_the_strategy_recomputes_the_marts(home):
+    _run(home)
+    strategy = home / "strategy.yaml"
+    # a new target for nps (50 -> 40): March progress becomes 20 / 40 = 0.5
+    strategy.write_text(strategy.read_text().replace("target: {value: 50,", "target: {value: 40,"))
+    _run(home)
+    [nps] = _rows(
+        home,
+        "SELECT progress, target FROM marts.outcome_progress WHERE node = 'nps' AND unit = 'all' "
+        "AND period_start = DATE '2025-03-01'",
+    )
+    assert (nps["target"], nps["progress"]) == (40.0, pytest.approx(0.5))
+
+
+def test_an_invalid_strategy_fails_the_run_with_the_checks_messages(home):
+    _run(home)
+    strategy = home / "strategy.yaml"
+    strategy.write_text(strategy.read_text().replace("threshold: 3.5", "threshold: 7"))
+    result = materialize_all(settings())
+    assert not result.success
+    failures = [
+        e.event_specific_data.error.message
+        for e in result.all_events
+        if e.event_type_value == "STEP_FAILURE"
+    ]
+    assert any("readiness.threshold" in message for message in failures)
