@@ -241,6 +241,27 @@ def _first_line(path: Path, encoding: str) -> str:
         return fh.readline(1 << 20)
 
 
+#: DuckDB's CSV reader splits a file into buffers of this size (16 x its 2 MiB line limit) and
+#: parses them in parallel: a smaller file is parsed by one thread.
+_DEFAULT_CSV_BUFFER = 32 * 1024 * 1024
+#: The buffer used for files under that size, so that they are parsed by every core too.
+_SMALL_CSV_BUFFER = 2 * 1024 * 1024
+
+
+def _buffer_option(path: Path) -> str:
+    """`, buffer_size = ...` for a file DuckDB would otherwise parse with one thread ('' if none).
+
+    Only how the work is split changes (records and their order are the same): a file of a few
+    megabytes, such as a month of survey responses, is read twice as fast on two cores."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return ""
+    if _SMALL_CSV_BUFFER < size < _DEFAULT_CSV_BUFFER:
+        return f", buffer_size = {_SMALL_CSV_BUFFER}"
+    return ""
+
+
 def _plan_csv(
     con: duckdb.DuckDBPyConnection,
     schema: SourceSchema,
@@ -259,17 +280,25 @@ def _plan_csv(
     delimiter = cfg.delimiter or sniff_delimiter(_first_line(path, encoding))
     # a report export ends with one-field footer lines; elsewhere short rows are retried padded
     null_padding = options.null_padding or fmt == "salesforce"
-    relation = (
-        f"read_csv({params(str(path))}, header = true, all_varchar = true, "
+    options = (
+        f"{params(str(path))}, header = true, all_varchar = true, "
         f"delim = {params(delimiter)}, quote = '\"', escape = '\"', "
         f"encoding = {params(encoding)}, null_padding = {str(null_padding).lower()}"
-        # DuckDB's parallel reader cannot pad short rows when a quoted value holds a newline
-        + (", parallel = false)" if null_padding else ")")
     )
-    names = [
-        r[0]
-        for r in con.execute(f"DESCRIBE SELECT * FROM {relation}", params.used(relation)).fetchall()
-    ]
+    # Sniff once: the dialect DuckDB detects (line ending, comment, leading rows to skip) and the
+    # column names are handed to the read itself, so parsing the whole file does not sniff again.
+    sniff = f"SELECT NewLineDelimiter, Comment, SkipRows, Columns FROM sniff_csv({options})"
+    sniffed = con.execute(sniff, params.used(sniff)).fetchone()
+    assert sniffed is not None
+    new_line, comment, skip, detected = sniffed
+    names = [str(c["name"]) for c in detected]
+    relation = (
+        f"read_csv({options}, auto_detect = false, new_line = {params(new_line)}, "
+        f"comment = {params('' if comment == '(empty)' else comment)}, skip = {int(skip)}, "
+        f"columns = {params(dict.fromkeys(names, 'VARCHAR'))}"
+        # DuckDB's parallel reader cannot pad short rows when a quoted value holds a newline
+        + (", parallel = false)" if null_padding else f"{_buffer_option(path)})")
+    )
     if len(names) == 1 and delimiter not in _first_line(path, encoding) and fmt != "csv":
         raise FileRejected(f"{path}: not {what}: its first line has no {delimiter!r} delimiter")
 

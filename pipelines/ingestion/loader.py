@@ -23,6 +23,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -261,42 +262,72 @@ def _ingest_one(
         return _record(con, _rejected(source, file_path, "", size, error), now, say)
 
     big = size >= BIG_FILE_BYTES
-    if big:
-        say(f"{path.name}: hashing {size / 1024 / 1024:.0f} MB")
-    sha = file_sha256(path)
-    judged = con.execute(
-        "SELECT status FROM ops.file_ledger WHERE source = ? AND file_path = ? AND sha256 = ?",
-        [source, file_path, sha],
+    started = time.monotonic()
+    schema = SOURCES[source]
+    seen_path = con.execute(
+        "SELECT 1 FROM ops.file_ledger WHERE source = ? AND file_path = ? LIMIT 1",
+        [source, file_path],
     ).fetchone()
-    if judged:
-        say(f"{path.name}: already judged ({judged[0]}), skipped")
-        return None
+    staged: _Staged | None = None
+    failure: Exception | None = None
+    if seen_path:
+        # A path judged before (a re-run over the same inbox): hash first, and read nothing
+        # when its content was judged already.
+        if big:
+            say(f"{path.name}: hashing {size / 1024 / 1024:.0f} MB")
+        sha = file_sha256(path)
+        judged = con.execute(
+            "SELECT status FROM ops.file_ledger WHERE source = ? AND file_path = ? AND sha256 = ?",
+            [source, file_path, sha],
+        ).fetchone()
+        if judged:
+            say(f"{path.name}: already judged ({judged[0]}), skipped")
+            return None
+    else:
+        # A path never judged (the common case: a new export): hash it in a thread while DuckDB
+        # parses and validates it (hashlib and DuckDB both release the GIL), instead of reading
+        # the whole file once more before staging. The outcome is the same as hashing first: a
+        # duplicate of a loaded file is still recorded as a duplicate, its staging discarded.
+        if big:
+            say(f"{path.name}: hashing, reading and validating {size / 1024 / 1024:.0f} MB")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            hashing = pool.submit(file_sha256, path)
+            try:
+                staged = _stage(con, source, path, config, dimensions, now)
+            except (FileRejected, duckdb.Error, OSError, UnicodeError) as exc:
+                _drop_temp(con)
+                failure = exc
+            sha = hashing.result()
     earlier = con.execute(
         "SELECT file_path, loaded_at FROM ops.file_ledger "
         "WHERE source = ? AND sha256 = ? AND status = 'loaded' ORDER BY loaded_at LIMIT 1",
         [source, sha],
     ).fetchone()
     if earlier:
+        if staged is not None:
+            _drop_temp(con)
         outcome = FileOutcome(
             file_path, source, sha, size, "duplicate", 0, 0, 0,
             f"same content as {earlier[0]}, loaded at {earlier[1]:%Y-%m-%d %H:%M} UTC",
         )  # fmt: skip
         return _record(con, outcome, now, say)
 
-    started = time.monotonic()
-    schema = SOURCES[source]
-    try:
-        if big:
-            say(f"{path.name}: reading and validating")
-        staged = _stage(con, source, path, config, dimensions, now)
-    except (FileRejected, duckdb.Error, OSError, UnicodeError) as exc:
-        _drop_temp(con)
+    if staged is None and failure is None:
+        try:
+            if big:
+                say(f"{path.name}: reading and validating")
+            staged = _stage(con, source, path, config, dimensions, now)
+        except (FileRejected, duckdb.Error, OSError, UnicodeError) as exc:
+            _drop_temp(con)
+            failure = exc
+    if failure is not None:
         message = (
-            str(exc)
-            if isinstance(exc, FileRejected)
-            else f"{file_path}: cannot be read: {_first_lines(exc)}"
+            str(failure)
+            if isinstance(failure, FileRejected)
+            else f"{file_path}: cannot be read: {_first_lines(failure)}"
         )
         return _record(con, _rejected(source, file_path, sha, size, message), now, say)
+    assert staged is not None
     for note in staged.notes:
         say(f"{path.name}: {note}")
     if big:
@@ -340,6 +371,8 @@ class _Staged:
     filter_summary: str
     first_row: int
     has_duplicate_keys: bool
+    #: records that break a rule (quarantined; superseding never changes this count)
+    invalid: int = -1
 
 
 def _stage(
@@ -367,6 +400,7 @@ def _stage(
         future_limit=None if now is None else now + FUTURE_TOLERANCE,
     )
     read_path, scratch = path, None
+    created = None
     try:
         for _attempt in range(3):
             params = Params()
@@ -375,9 +409,9 @@ def _stage(
                     con, source, read_path, cfg, params, raw_table=_RAW, options=options
                 )
                 select = stage_sql(schema, plan, opts, params)
-                con.execute(
+                created = con.execute(
                     f"CREATE OR REPLACE TEMP TABLE {_STAGE} AS {select}", params.used(select)
-                )
+                ).fetchone()
                 break
             except duckdb.Error as exc:
                 text = str(exc).lower()
@@ -419,18 +453,31 @@ def _stage(
         )
 
     key = ", ".join(ident(k) for k in schema.key)
-    row = con.execute(
-        f"""
-        SELECT count(*) FILTER (WHERE __filter IS NULL OR __filter NOT IN (?, ?)),
-               count(*) FILTER (WHERE __filter IS NULL AND __reason IS NULL),
-               count(DISTINCT hash({key})) FILTER (WHERE __filter IS NULL AND __reason IS NULL),
-               count(*) FILTER (WHERE __filter IS NOT NULL AND __filter NOT IN (?, ?))
-        FROM {_STAGE}
-        """,
-        [*NOT_RECORDS, *NOT_RECORDS],
-    ).fetchone()
-    assert row is not None
-    records, ok, distinct_keys, filtered = row
+    if plan.header_records or plan.footer or plan.filters:
+        row = con.execute(
+            f"""
+            SELECT count(*) FILTER (WHERE __filter IS NULL OR __filter NOT IN (?, ?)),
+                   count(*) FILTER (WHERE __filter IS NULL AND __reason IS NULL),
+                   count(DISTINCT hash({key})) FILTER (WHERE __filter IS NULL AND __reason IS NULL),
+                   count(*) FILTER (WHERE __filter IS NOT NULL AND __filter NOT IN (?, ?))
+            FROM {_STAGE}
+            """,
+            [*NOT_RECORDS, *NOT_RECORDS],
+        ).fetchone()
+        assert row is not None
+        records, ok, distinct_keys, filtered = row
+    else:
+        # No header rows, footer or filter rules: every staged row is a record, none filtered
+        # (`__filter` is NULL throughout), so the CREATE's row count is the record count and one
+        # lean aggregate over the valid rows gives the rest.
+        assert created is not None
+        records, filtered = int(created[0]), 0
+        row = con.execute(
+            f"SELECT count(*), count(DISTINCT hash({key})) FROM {_STAGE} "
+            "WHERE __filter IS NULL AND __reason IS NULL"
+        ).fetchone()
+        assert row is not None
+        ok, distinct_keys = row
     summary = ""
     if filtered:
         groups = con.execute(
@@ -439,7 +486,9 @@ def _stage(
             list(NOT_RECORDS),
         ).fetchall()
         summary = "; ".join(f"{reason}: {n}" for reason, n in groups)
-    return _Staged(records, notes, summary, plan.first_row, distinct_keys < ok)
+    return _Staged(
+        records, notes, summary, plan.first_row, distinct_keys < ok, records - ok - filtered
+    )
 
 
 def _apply(
@@ -495,14 +544,16 @@ def _apply(
         f"SELECT {', '.join(cols)}, ?, rowid + ? FROM {_STAGE} WHERE {ok}",
         [file_path, staged.first_row],
     ).fetchone()
-    quarantined = con.execute(
-        "INSERT INTO ops.quarantine (source, file_path, row_number, record, reason, quarantined_at) "
-        f"SELECT ?, ?, rowid + ?, __record, __reason, ? FROM {_STAGE} "
-        "WHERE __filter IS NULL AND __reason IS NOT NULL",
-        [schema.name, file_path, staged.first_row, now],
-    ).fetchone()
+    bad = 0
+    if staged.invalid != 0:  # most files have no bad record: skip the statement
+        quarantined = con.execute(
+            "INSERT INTO ops.quarantine (source, file_path, row_number, record, reason, "
+            f"quarantined_at) SELECT ?, ?, rowid + ?, __record, __reason, ? FROM {_STAGE} "
+            "WHERE __filter IS NULL AND __reason IS NOT NULL",
+            [schema.name, file_path, staged.first_row, now],
+        ).fetchone()
+        bad = int(quarantined[0]) if quarantined else 0
     loaded = int(inserted[0]) if inserted else 0
-    bad = int(quarantined[0]) if quarantined else 0
     return loaded, staged.records - loaded - bad, bad
 
 
@@ -574,8 +625,7 @@ def _utf8_copy(path: Path, folder: Path) -> Path:
 
 
 def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"DROP TABLE IF EXISTS {_STAGE}")
-    con.execute(f"DROP TABLE IF EXISTS {_RAW}")
+    con.execute(f"DROP TABLE IF EXISTS {_STAGE}; DROP TABLE IF EXISTS {_RAW}")
 
 
 def _naive_utc(now: datetime) -> datetime:

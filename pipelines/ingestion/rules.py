@@ -68,7 +68,8 @@ def columns(schema: SourceSchema) -> tuple[Column, ...]:
 
 
 def stage_sql(schema: SourceSchema, plan: Plan, opts: RuleOptions, params: Params) -> str:
-    """One SELECT over the file: typed columns, `__filter`, `__reason`, `__record`, `__footer`."""
+    """One SELECT over the file: typed columns, `__filter`, `__reason`, `__record` (and
+    `__footer` when the plan has a footer)."""
     raw: list[str] = []  # level 1: raw text per column, normalised
     typed: list[str] = []  # level 2: parsed values
     checks: list[tuple[str, str]] = []  # level 3: (condition, reason) in order
@@ -194,17 +195,19 @@ def stage_sql(schema: SourceSchema, plan: Plan, opts: RuleOptions, params: Param
     filter_sql = f"CASE {filter_case} END" if filter_case else "CAST(NULL AS VARCHAR)"
     reason_case = " ".join(f"WHEN {cond} THEN {msg}" for cond, msg in checks)
     reason_sql = f"CASE {reason_case} END" if reason_case else "CAST(NULL AS VARCHAR)"
-    footer = plan.footer or "false"
+    # `__footer` (the first line of a report footer) is staged only for formats that have one
+    footer_in = f", {plan.footer} AS __footer" if plan.footer else ""
+    footer_out = ", __footer" if plan.footer else ""
 
     return f"""
 SELECT {", ".join(out)}, __filter, __reason,
-       CASE WHEN __filter IS NULL AND __reason IS NOT NULL THEN {plan.record} END AS __record,
-       __footer
+       CASE WHEN __filter IS NULL AND __reason IS NOT NULL THEN {plan.record} END AS __record
+       {footer_out}
 FROM (
   SELECT *, {filter_sql} AS __filter, {reason_sql} AS __reason
   FROM (
     SELECT *{"".join(", " + x for x in typed)}
-    FROM (SELECT *, {", ".join(raw)}, {footer} AS __footer FROM {plan.relation})
+    FROM (SELECT *, {", ".join(raw)}{footer_in} FROM {plan.relation})
   )
 )"""
 
