@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from metrics.schemas import ALL_UNITS, SOURCES
-from metrics.strategy import Problem
+from metrics.strategy import ConfigFileError, Problem
 
 FORMATS = ("csv", "parquet", "jsonl", "qualtrics", "delighted", "salesforce")
 
@@ -83,14 +83,10 @@ class SourcesConfig(_Strict):
         return configured if configured is not None else DEFAULT_FRESHNESS_HOURS.get(name, 48)
 
 
-class SourcesError(Exception):
+class SourcesError(ConfigFileError):
     """`sources.yaml` is invalid; `problems` lists every problem found."""
 
-    def __init__(self, source: Path | str, problems: list[Problem]):
-        self.source = source
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{source}: {len(problems)} problem(s) in the sources file\n{lines}")
+    what = "the sources file"
 
 
 def load_sources(path: Path | str) -> SourcesConfig:

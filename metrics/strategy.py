@@ -175,14 +175,22 @@ class Problem:
         return f"{text} (hint: {self.hint})" if self.hint else text
 
 
-class StrategyError(Exception):
-    """The strategy file is invalid; `problems` lists every problem found."""
+class ConfigFileError(Exception):
+    """A YAML configuration file is invalid; `problems` lists every problem found."""
+
+    what = "the configuration"
 
     def __init__(self, source: Path | str, problems: list[Problem]):
         self.source = source
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{source}: {len(problems)} problem(s) in the strategy\n{lines}")
+        super().__init__(f"{source}: {len(problems)} problem(s) in {self.what}\n{lines}")
+
+
+class StrategyError(ConfigFileError):
+    """The strategy file is invalid; `problems` lists every problem found."""
+
+    what = "the strategy"
 
 
 def file_sha256(path: Path) -> str:
