@@ -557,9 +557,9 @@ def main(argv: list[str] | None = None) -> int:
     except (StrategyError, SourcesError) as exc:
         print(f"outcomeloop: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # `outcomeloop status | head`: the reader left, nothing to report
+    except BrokenPipeError:  # `outcomeloop status | head`: the reader left; no traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return 128 + signal.SIGPIPE  # what the shell reports for a process ended by SIGPIPE
 
 
 if __name__ == "__main__":
