@@ -18,21 +18,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metrics.measures import MEASURE_VALUES_SCHEMA
+# Shared with the marts: only wording (what a note says `n` counts) and which zone names need no
+# conversion, so the notes compare equal; every number here is computed independently.
+from metrics.measures import _COUNTED, MEASURE_VALUES_SCHEMA
+from metrics.periods import _UTC_NAMES
 from metrics.schemas import ALL_UNITS, SOURCES
 from metrics.stats import Z95
 from metrics.strategy import Measure, Strategy
 
 COLUMNS = list(MEASURE_VALUES_SCHEMA.names)
-_COUNTED = {
-    "nps": "responses",
-    "mean": "responses",
-    "share": "responses",
-    "employee_health": "responses",
-    "sum": "rows",
-    "sum_ratio": "rows",
-}
-_UTC_NAMES = {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "GMT", "Etc/GMT"}
 
 
 def _fields(m: Measure) -> list[str]:

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from metrics.schemas import ALL_UNITS, SOURCES
-from metrics.strategy import ConfigFileError, Problem
+from metrics.strategy import ConfigFileError, Problem, read_yaml_file
 
 FORMATS = ("csv", "parquet", "jsonl", "qualtrics", "delighted", "salesforce")
 
@@ -91,13 +91,7 @@ class SourcesError(ConfigFileError):
 
 def load_sources(path: Path | str) -> SourcesConfig:
     """Read and validate `sources.yaml`; raise SourcesError listing every problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise SourcesError(path, [Problem("<file>", f"sources file {path} does not exist")])
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise SourcesError(path, [Problem("<file>", f"not valid YAML: {exc}")]) from exc
+    raw = read_yaml_file(path, SourcesError, "sources", parse=yaml.safe_load)
     config, problems = validate_sources(raw)
     if problems:
         raise SourcesError(path, problems)

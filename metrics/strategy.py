@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -221,22 +222,33 @@ def parse_strategy_yaml(text: str) -> object:
     return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
 
 
-def load_strategy(path: Path) -> Strategy:
-    """Read and validate `strategy.yaml`; raise StrategyError listing every problem."""
+def read_yaml_file(
+    path: Path | str,
+    error: type[ConfigFileError],
+    label: str,
+    parse: Callable[[str], object] = parse_strategy_yaml,
+) -> object:
+    """The parsed document of a YAML configuration file, or `error` with one clear Problem (a
+    missing file, text that is not UTF-8, broken YAML, absurd nesting) — never a traceback."""
     path = Path(path)
     if not path.is_file():
-        raise StrategyError(path, [Problem("<file>", f"strategy file {path} does not exist")])
+        raise error(path, [Problem("<file>", f"{label} file {path} does not exist")])
     try:
-        raw = parse_strategy_yaml(path.read_text(encoding="utf-8"))
+        return parse(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         problem = Problem("<file>", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
-        raise StrategyError(path, [problem]) from exc
+        raise error(path, [problem]) from exc
     except yaml.YAMLError as exc:
         problem = Problem("<file>", f"not valid YAML: {exc}", "check indentation and quoting")
-        raise StrategyError(path, [problem]) from exc
+        raise error(path, [problem]) from exc
     except RecursionError as exc:
         problem = Problem("<file>", f"nested more than {MAX_DEPTH} levels deep")
-        raise StrategyError(path, [problem]) from exc
+        raise error(path, [problem]) from exc
+
+
+def load_strategy(path: Path) -> Strategy:
+    """Read and validate `strategy.yaml`; raise StrategyError listing every problem."""
+    raw = read_yaml_file(path, StrategyError, "strategy")
     strategy, problems = validate_strategy(raw)
     if problems:
         raise StrategyError(path, problems)
