@@ -40,6 +40,25 @@ def from_utc_timestamp(ts: dt.timestamp, tz: str) -> dt.timestamp:  # type: igno
     """
 
 
+#: The DuckDB variable holding the run's time (`SET VARIABLE outcomeloop_now = TIMESTAMP '...'`).
+RUN_CLOCK_VARIABLE = "outcomeloop_now"
+
+
+@ibis.udf.scalar.builtin(name="getvariable")
+def _getvariable(variable: str) -> dt.timestamp:  # type: ignore[empty-body]
+    """DuckDB's `getvariable(name)`, typed as the run clock's timestamp."""
+
+
+def run_clock() -> ibis.TimestampValue:
+    """The run's time as an input of the SQL (UTC-naive), not a literal compiled into it.
+
+    On DuckDB this reads the variable `outcomeloop_now`, which the mart step sets on its
+    connection; so the SQL of a time-dependent mart is the same on every run and can be stored
+    (pipelines/compiled.py). Spark computes with the run's time as a literal instead.
+    """
+    return _getvariable(RUN_CLOCK_VARIABLE)
+
+
 def duckdb_event_tables(ib_con) -> dict[str, ibis.Table]:
     """The `events.<source>` tables of an Ibis DuckDB backend, keyed by source name.
 

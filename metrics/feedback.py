@@ -89,12 +89,13 @@ def _responses(events: EventTables, strategy: Strategy) -> ibis.Table | None:
 
 
 def feedback_items(
-    events: EventTables, strategy: Strategy, gates: ibis.Table, now: datetime
+    events: EventTables, strategy: Strategy, gates: ibis.Table, now: datetime | ibis.Value
 ) -> ibis.Table:
     """marts.feedback_items: every detractor / high-effort response with its loop status.
 
     `gates` is `readiness_gates(...)`; `now` is the run's time (naive = UTC), which decides
-    whether an unanswered item is `overdue` or still `open`.
+    whether an unanswered item is `overdue` or still `open`. It may also be a timestamp
+    expression such as `metrics.engine.run_clock()`, read when the SQL runs.
     """
     items = _responses(events, strategy)
     if items is None:
@@ -135,7 +136,7 @@ def feedback_items(
     sla_seconds = int(round(strategy.feedback_loop.sla_hours * 3600))
     due_at = items.received_at + ibis.interval(seconds=sla_seconds)
     acted_at = items.first_action_at
-    now_ts = ibis.literal(utc_naive(now), type="timestamp")
+    now_ts = now if isinstance(now, ibis.Value) else ibis.literal(utc_naive(now), type="timestamp")
     status = ibis.cases(
         (~items.in_loop, ibis.literal("held_not_ready")),
         (acted_at.notnull() & (acted_at <= due_at), ibis.literal("acted")),

@@ -17,6 +17,7 @@ Everything here is an Ibis expression: DuckDB runs it here, Spark at scale.
 from __future__ import annotations
 
 import ibis
+import ibis.expr.operations as ops
 
 from metrics.engine import EventTables, empty_table, require_columns
 from metrics.periods import period_start
@@ -418,7 +419,18 @@ def _ratio(num: ibis.Table, den: ibis.Table, m: Measure) -> ibis.Table:
 # --- suppression -------------------------------------------------------------------------------
 
 
+def _is_null(expr: ibis.Value) -> bool:
+    """True for a NULL literal (known while building, so the SQL can leave it out)."""
+    op = expr.op()
+    return isinstance(op, ops.Literal) and op.value is None
+
+
 def _join_notes(first: ibis.StringValue, second: ibis.StringValue) -> ibis.StringValue:
+    """The two notes joined with '; ', either alone when the other is NULL."""
+    if _is_null(first):
+        return second
+    if _is_null(second):
+        return first
     return ibis.cases(
         (first.isnull(), second),
         (second.isnull(), first),
@@ -429,6 +441,8 @@ def _join_notes(first: ibis.StringValue, second: ibis.StringValue) -> ibis.Strin
 def _suppress(cells: ibis.Table, m: Measure) -> ibis.Table:
     """Mark cells with n below min_n; for anonymity measures also protect the next smallest unit
     and remove suppressed values and intervals."""
+    if m.min_n <= 0 and not m.anonymity:  # nothing to suppress
+        return cells.mutate(suppressed=ibis.literal(False))
     too_few = (cells.n < m.min_n) if m.min_n > 0 else ibis.literal(False)
     counted = _COUNTED.get(m.kind, "events")
     few_note = (

@@ -132,8 +132,8 @@ def units(events: EventTables) -> ibis.Table | None:
     return seen.filter(seen.unit.notnull(), seen.unit != ALL_UNITS)
 
 
-def earliest_period(events: EventTables, strategy: Strategy) -> date | None:
-    """The earliest period with any event or assessment (runs one small query), or None."""
+def earliest_period_table(events: EventTables, strategy: Strategy) -> ibis.Table | None:
+    """A one-row table whose `first` is the earliest period with any event or assessment."""
     parts = []
     for name, t in _unit_tables(events):
         column = SOURCES[name].time_column
@@ -142,8 +142,15 @@ def earliest_period(events: EventTables, strategy: Strategy) -> date | None:
     if not parts:
         return None
     union = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
-    first = union.aggregate(first=union.first.min()).to_pyarrow()["first"][0].as_py()
-    return first
+    return union.aggregate(first=union.first.min())
+
+
+def earliest_period(events: EventTables, strategy: Strategy) -> date | None:
+    """The earliest period with any event or assessment (runs one small query), or None."""
+    table = earliest_period_table(events, strategy)
+    if table is None:
+        return None
+    return table.to_pyarrow()["first"][0].as_py()
 
 
 def _left_join_cells(left: ibis.Table, right: ibis.Table) -> ibis.Table:

@@ -7,7 +7,8 @@ is an input too, so editing a target recomputes them.
 """
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,8 +18,11 @@ import ibis.expr.operations as ops
 import pyarrow as pa
 
 from metrics.config import Settings
+from metrics.engine import RUN_CLOCK_VARIABLE, empty_table, run_clock
+from metrics.periods import period_spine, utc_naive
 from metrics.schemas import SOURCES
 from metrics.strategy import Strategy, StrategyError, file_sha256, load_strategy
+from pipelines.compiled import CompiledSQL, select_sql
 from pipelines.ingest import INGEST_ASSETS
 from pipelines.resources import WAREHOUSE_POOL, OutcomeLoopResource
 
@@ -89,9 +93,10 @@ def event_tables(ib, cfg: Settings | None = None) -> dict[str, ibis.Table]:
     return _duckdb_event_tables(ib)
 
 
-def _duckdb_event_tables(ib) -> dict[str, ibis.Table]:
+def _duckdb_event_tables(ib, *, with_schema: bool = False):
     """`metrics.engine.duckdb_event_tables`, with every table's columns read in one catalog query
-    instead of one DESCRIBE per source (a mart run opens the warehouse six times)."""
+    instead of one DESCRIBE per source. With `with_schema`, also those catalog rows (the events'
+    schema, part of the compiled SQL's key)."""
     rows = ib.con.execute(
         "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
         "WHERE table_catalog = current_database() AND table_schema = 'events' "
@@ -102,13 +107,14 @@ def _duckdb_event_tables(ib) -> dict[str, ibis.Table]:
     for table, column, sql_type, nullable in rows:
         columns.setdefault(table, {})[column] = to_ibis(sql_type, nullable=nullable == "YES")
     namespace = ops.Namespace(catalog=None, database="events")
-    return {
+    tables = {
         name: ops.DatabaseTable(
             name, schema=ibis.schema(columns[name]), source=ib, namespace=namespace
         ).to_expr()
         for name in SOURCES
         if name in columns
     }
+    return (tables, rows) if with_schema else tables
 
 
 def _gates_input(ib, events, strat: Strategy, now: datetime, cfg: Settings) -> ibis.Table:
@@ -133,11 +139,12 @@ def _duckdb_backend(con, expr: ibis.Table):
 
 
 def write_mart(con, name: str, data) -> int:
-    """Replace `marts.<name>` with an Ibis expression's result or an Arrow table; the row count.
+    """Replace `marts.<name>` with an Ibis expression's result, an Arrow table or a SELECT's
+    rows; the row count.
 
     On DuckDB the expression is compiled once and written in one `CREATE OR REPLACE TABLE ... AS`
     statement (its small in-memory tables, e.g. a period spine, registered on the connection
-    first); every mart expression casts its columns, so the table gets exactly those types.
+    first); every column is cast to the expression's type (`compiled.select_sql`).
     """
     if isinstance(data, ibis.Table) and ibis.get_backend(data).name != "duckdb":
         data = data.to_pyarrow()  # computed on Spark: the (small) result comes back as Arrow
@@ -146,29 +153,16 @@ def write_mart(con, name: str, data) -> int:
         try:
             return con.execute(
                 f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _mart_arrow"
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         finally:
             con.unregister("_mart_arrow")
-    backend = _duckdb_backend(con, data)
-    backend._run_pre_execute_hooks(data)  # registers the expression's in-memory tables
-    sql = backend.compile(data)
-    # Ibis drops a cast to the type it already infers, where DuckDB may differ (a sum of integers
-    # is HUGEINT, a truncated date a TIMESTAMP): cast every column to the expression's schema.
-    to_sql_type = backend.compiler.type_mapper.from_ibis
-    columns = ", ".join(
-        f'CAST("{col}" AS {to_sql_type(dtype).sql("duckdb")}) AS "{col}"'
-        for col, dtype in data.schema().items()
-    )
-    return con.execute(
-        f"CREATE OR REPLACE TABLE marts.{name} AS SELECT {columns} FROM ({sql}) AS mart"
-    ).fetchone()[0]
-
-
-def _periods_meta(con, name: str) -> dict:
-    lo, hi = con.execute(
-        f"SELECT min(period_start), max(period_start) FROM marts.{name}"
-    ).fetchone()
-    return {"first_period": str(lo) if lo else "none", "last_period": str(hi) if hi else "none"}
+    if isinstance(data, str):
+        sql = data
+    else:
+        backend = _duckdb_backend(con, data)
+        backend._run_pre_execute_hooks(data)  # registers the expression's in-memory tables
+        sql = select_sql(backend, data)
+    return con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS {sql}").fetchall()[0][0]
 
 
 # The last strategy parsed, by path and content: the marts of one run all read the same file.
@@ -199,25 +193,6 @@ def _mart_context(outcomeloop: OutcomeLoopResource) -> tuple[Settings, Strategy]
         raise dg.Failure(description=str(exc)) from exc
 
 
-def _mart(
-    name: str,
-    deps: list,
-    description: str,
-    check_specs: list[dg.AssetCheckSpec] | None = None,
-) -> Callable:
-    return dg.asset(
-        name=name,
-        group_name=MARTS_GROUP,
-        kinds={"duckdb"},
-        pool=WAREHOUSE_POOL,
-        deps=deps,
-        description=description,
-        automation_condition=MART_AUTOMATION,
-        freshness_policy=MART_FRESHNESS,
-        check_specs=check_specs or [],
-    )
-
-
 def _keys(*sources: str) -> list[dg.AssetKey]:
     return [dg.AssetKey(f"{s}_events") for s in sources]
 
@@ -229,207 +204,322 @@ def _spec(name: str, asset: str, description: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(name, asset=asset, blocking=True, description=description)
 
 
-@_mart(
-    "measure_values",
-    deps=[strategy, *_keys("nps", "ces", "employee_pulse", "upsell", "revenue", "cost")],
-    description=(
-        "Every measure of the strategy per unit (and `all`, pooled) and period: value, n, 95% "
-        "interval, and whether the cell is suppressed for too few responses."
-    ),
-    check_specs=[_spec("nps_in_range", "measure_values", "NPS values within -100..100")],
-)
-def measure_values(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
-    from metrics.measures import measure_values as compute
+def _mart_spec(name: str, deps: list, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        name,
+        group_name=MARTS_GROUP,
+        kinds={"duckdb"},
+        deps=deps,
+        description=description,
+        automation_condition=MART_AUTOMATION,
+        freshness_policy=MART_FRESHNESS,
+        skippable=True,  # not written when a blocking check upstream in the same step failed
+    )
 
-    cfg, strat = _mart_context(outcomeloop)
-    with outcomeloop.connect(context.log) as con:
-        ib = ibis.duckdb.from_connection(con)
-        rows = write_mart(con, "measure_values", compute(event_tables(ib, cfg), strat))
-        nps_ids = [m for m, spec in strat.measures.items() if spec.kind == "nps"]
-        bad, suppressed, lo, hi = con.execute(  # the check and the metadata in one pass
+
+#: The marts in the order one step computes them (each after the marts it reads).
+MART_SPECS = [
+    _mart_spec(
+        "measure_values",
+        [strategy, *_keys("nps", "ces", "employee_pulse", "upsell", "revenue", "cost")],
+        "Every measure of the strategy per unit (and `all`, pooled) and period: value, n, 95% "
+        "interval, and whether the cell is suppressed for too few responses.",
+    ),
+    _mart_spec(
+        "readiness",
+        [strategy, *_keys("readiness")],
+        "Each unit's latest readiness score per dimension, averaged over its assessors.",
+    ),
+    _mart_spec(
+        "readiness_gates",
+        [strategy, *ALL_EVENTS],
+        "Per unit and period whether the unit passes its readiness gate (so its feedback loop "
+        "counts), what blocks it, and since when it is ready. Runs through the current period.",
+    ),
+    _mart_spec(
+        "feedback_items",
+        [strategy, "readiness_gates", *_keys("nps", "ces", "feedback_actions")],
+        "Every detractor and high-effort response as a feedback item with its SLA deadline and "
+        "status: acted, acted late, overdue, open, or held because its unit was not ready.",
+    ),
+    _mart_spec(
+        "feedback_loop",
+        [strategy, "feedback_items", "readiness_gates"],
+        "The feedback loop's health per unit and period: acted upon, within SLA, overdue.",
+    ),
+    _mart_spec(
+        "outcome_progress",
+        [strategy, "measure_values"],
+        "The outcome tree per period: each node's value against its baseline, target and the "
+        "time-phased expectation, rolled up from the measures to revenue, with a status.",
+    ),
+]
+MART_NAMES = [spec.key.path[-1] for spec in MART_SPECS]
+MART_KEYS = [spec.key for spec in MART_SPECS]
+#: Marts a mart reads, within this step.
+_MART_DEPS = {
+    spec.key.path[-1]: {d.asset_key.path[-1] for d in spec.deps if d.asset_key in MART_KEYS}
+    for spec in MART_SPECS
+}
+MART_CHECKS = [
+    _spec("nps_in_range", "measure_values", "NPS values within -100..100"),
+    _spec("items_have_unit", "feedback_items", "no feedback item without a unit"),
+    _spec("progress_in_range", "outcome_progress", "progress and expectation within 0..1"),
+    _spec("every_node_every_period", "outcome_progress", "every tree node in every period"),
+]
+#: The marts that move with the clock alone (a gate period begins, an item turns overdue).
+TIME_DEPENDENT_MARTS = ["readiness_gates", "feedback_items", "feedback_loop"]
+
+
+@dataclass
+class MartResult:
+    """What computing one mart produced: its row count and metadata, and its checks."""
+
+    name: str
+    metadata: dict
+    checks: list[dg.AssetCheckResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+
+class _MartRun:
+    """One step's marts: one warehouse connection, one parse of the strategy and the events'
+    catalog, and each mart's SQL from `ops.compiled_sql` when its inputs have not changed."""
+
+    def __init__(self, con, cfg: Settings, strat: Strategy, now: datetime) -> None:
+        self.con, self.cfg, self.strat, self.now = con, cfg, strat, now
+        self.ib = ibis.duckdb.from_connection(con)
+        self.spark = cfg.compute == "spark"
+        self._events: dict[str, ibis.Table] | None = None
+        self.compiled: CompiledSQL | None = None
+        if not self.spark:
+            self._events, schema = _duckdb_event_tables(self.ib, with_schema=True)
+            self.compiled = CompiledSQL(con, self.ib, strat.model_dump_json(), schema)
+            con.execute(
+                f"SET VARIABLE {RUN_CLOCK_VARIABLE} = TIMESTAMP '{utc_naive(now)}'"
+            ).fetchall()
+
+    @property
+    def events(self) -> dict[str, ibis.Table]:
+        if self._events is None:
+            self._events = event_tables(self.ib, self.cfg)
+        return self._events
+
+    def write(self, name: str, build: Callable[[], ibis.Table], extra: tuple = ()) -> int:
+        """Replace `marts.<name>`: the stored SQL when current, else `build()` compiled."""
+        if self.compiled is None:
+            return write_mart(self.con, name, build())
+        return write_mart(self.con, name, self.compiled.sql(name, build, extra))
+
+    def gates(self) -> ibis.Table:
+        """readiness_gates as an input of the feedback marts (see `_gates_input`)."""
+        return _gates_input(self.ib, self.events, self.strat, self.now, self.cfg)
+
+    def _earliest_period(self) -> ibis.Table:
+        from metrics.readiness import earliest_period_table
+
+        table = earliest_period_table(self.events, self.strat)
+        return empty_table({"first": "date"}) if table is None else table
+
+    def close(self) -> None:
+        if self.compiled is not None:
+            self.compiled.close()
+
+    # --- the marts, each writing its table and returning its metadata and checks -----------
+
+    def measure_values(self) -> MartResult:
+        from metrics.measures import measure_values as compute
+
+        rows = self.write("measure_values", lambda: compute(self.events, self.strat))
+        nps_ids = [m for m, spec in self.strat.measures.items() if spec.kind == "nps"]
+        bad, suppressed, lo, hi = self.con.execute(  # the check and the metadata in one pass
             "SELECT count(*) FILTER (WHERE list_contains(CAST(? AS VARCHAR[]), measure) AND (value "
             "NOT BETWEEN -100 AND 100 OR ci_low < -100 OR ci_high > 100)), "
             "count(*) FILTER (WHERE suppressed), "
             "min(period_start), max(period_start) FROM marts.measure_values",
             [nps_ids],
-        ).fetchone()
-        meta = {"first_period": str(lo) if lo else "none", "last_period": str(hi) if hi else "none"}
-    return dg.MaterializeResult(
-        metadata={"dagster/row_count": rows, "suppressed_cells": suppressed, **meta},
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="nps_in_range", passed=bad == 0, metadata={"out_of_range": bad}
-            )
-        ],
-    )
-
-
-@_mart(
-    "readiness",
-    deps=[strategy, *_keys("readiness")],
-    description="Each unit's latest readiness score per dimension, averaged over its assessors.",
-)
-def readiness(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
-    from metrics.readiness import readiness as compute
-
-    cfg, strat = _mart_context(outcomeloop)
-    with outcomeloop.connect(context.log) as con:
-        ib = ibis.duckdb.from_connection(con)
-        rows = write_mart(con, "readiness", compute(event_tables(ib, cfg), strat))
-        units = con.execute("SELECT count(DISTINCT unit) FROM marts.readiness").fetchone()[0]
-    return dg.MaterializeResult(metadata={"dagster/row_count": rows, "units": units})
-
-
-@_mart(
-    "readiness_gates",
-    deps=[strategy, *ALL_EVENTS],
-    description=(
-        "Per unit and period whether the unit passes its readiness gate (so its feedback loop "
-        "counts), what blocks it, and since when it is ready. Runs through the current period."
-    ),
-)
-def readiness_gates(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
-    from metrics.readiness import readiness_gates as compute
-
-    cfg, strat = _mart_context(outcomeloop)
-    with outcomeloop.connect(context.log) as con:
-        ib = ibis.duckdb.from_connection(con)
-        rows = write_mart(con, "readiness_gates", compute(event_tables(ib, cfg), strat, run_now()))
-        ready = con.execute(
-            "SELECT count(*) FROM marts.readiness_gates WHERE ready AND period_start = "
-            "(SELECT max(period_start) FROM marts.readiness_gates)"
-        ).fetchone()[0]
-        meta = _periods_meta(con, "readiness_gates")
-    return dg.MaterializeResult(
-        metadata={"dagster/row_count": rows, "units_ready_now": ready, **meta}
-    )
-
-
-@_mart(
-    "feedback_items",
-    deps=[strategy, readiness_gates, *_keys("nps", "ces", "feedback_actions")],
-    description=(
-        "Every detractor and high-effort response as a feedback item with its SLA deadline and "
-        "status: acted, acted late, overdue, open, or held because its unit was not ready."
-    ),
-    check_specs=[_spec("items_have_unit", "feedback_items", "no feedback item without a unit")],
-)
-def feedback_items(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
-    from metrics.feedback import feedback_items as compute
-
-    cfg, strat = _mart_context(outcomeloop)
-    with outcomeloop.connect(context.log) as con:
-        ib = ibis.duckdb.from_connection(con)
-        events, now = event_tables(ib, cfg), run_now()
-        gates = _gates_input(ib, events, strat, now, cfg)
-        rows = write_mart(con, "feedback_items", compute(events, strat, gates, now))
-        no_unit = con.execute(
-            "SELECT count(*) FROM marts.feedback_items WHERE unit IS NULL OR trim(unit) = ''"
-        ).fetchone()[0]
-        status = dict(
-            con.execute("SELECT status, count(*) FROM marts.feedback_items GROUP BY 1").fetchall()
+        ).fetchall()[0]
+        return MartResult(
+            "measure_values",
+            {"dagster/row_count": rows, "suppressed_cells": suppressed, **_span(lo, hi)},
+            [_check("nps_in_range", "measure_values", bad == 0, out_of_range=bad)],
         )
-    return dg.MaterializeResult(
-        metadata={"dagster/row_count": rows, **{f"status_{k}": v for k, v in status.items()}},
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="items_have_unit",
-                passed=no_unit == 0,
-                metadata={"without_unit": no_unit},
+
+    def readiness(self) -> MartResult:
+        from metrics.readiness import readiness as compute
+
+        rows = self.write("readiness", lambda: compute(self.events, self.strat))
+        units = self.con.execute("SELECT count(DISTINCT unit) FROM marts.readiness").fetchall()[0][
+            0
+        ]
+        return MartResult("readiness", {"dagster/row_count": rows, "units": units})
+
+    def readiness_gates(self) -> MartResult:
+        from metrics.readiness import readiness_gates as compute
+
+        if self.compiled is None:
+            rows = write_mart(self.con, "readiness_gates", self.gates())
+        else:
+            # The gates' SQL holds the period spine (first period with data .. the current
+            # one), so both ends are part of its key; the first period is one small query.
+            first_sql = self.compiled.sql("earliest_period", self._earliest_period)
+            found = self.con.execute(first_sql).fetchall()
+            first = found[0][0] if found else None
+            spine = period_spine(first, self.now, self.strat) if first else []
+            rows = self.write(
+                "readiness_gates",
+                lambda: compute(self.events, self.strat, self.now, first=first),
+                extra=(first, spine[-1] if spine else None),
             )
-        ],
-    )
+        ready, lo, hi = self.con.execute(
+            "SELECT count(*) FILTER (WHERE ready AND period_start = (SELECT max(period_start) "
+            "FROM marts.readiness_gates)), min(period_start), max(period_start) "
+            "FROM marts.readiness_gates"
+        ).fetchall()[0]
+        return MartResult(
+            "readiness_gates",
+            {"dagster/row_count": rows, "units_ready_now": ready, **_span(lo, hi)},
+        )
 
+    def feedback_items(self) -> MartResult:
+        from metrics.feedback import feedback_items as compute
 
-@_mart(
-    "feedback_loop",
-    deps=[strategy, feedback_items, readiness_gates],
-    description="The feedback loop's health per unit and period: acted upon, within SLA, overdue.",
-)
-def feedback_loop(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
-    from metrics.feedback import feedback_loop as compute
+        now = self.now if self.spark else run_clock()
+        gates = self.gates()
+        rows = self.write("feedback_items", lambda: compute(self.events, self.strat, gates, now))
+        by_status = self.con.execute(
+            "SELECT status, count(*), count(*) FILTER (WHERE unit IS NULL OR trim(unit) = '') "
+            "FROM marts.feedback_items GROUP BY status ORDER BY status"
+        ).fetchall()
+        no_unit = sum(row[2] for row in by_status)
+        return MartResult(
+            "feedback_items",
+            {"dagster/row_count": rows, **{f"status_{k}": n for k, n, _ in by_status}},
+            [_check("items_have_unit", "feedback_items", no_unit == 0, without_unit=no_unit)],
+        )
 
-    cfg, strat = _mart_context(outcomeloop)
-    with outcomeloop.connect(context.log) as con:
-        ib = ibis.duckdb.from_connection(con)
-        if cfg.compute == "spark":  # items and gates from the same Spark session (issue 10)
+    def feedback_loop(self) -> MartResult:
+        from metrics.feedback import feedback_loop as compute
+
+        if self.spark:  # items and gates from the same Spark session (issue 10)
             from metrics.feedback import feedback_items as compute_items
 
-            events, now = event_tables(ib, cfg), run_now()
-            gates = _gates_input(ib, events, strat, now, cfg)
-            items = compute_items(events, strat, gates, now)
+            gates = self.gates()
+            items = compute_items(self.events, self.strat, gates, self.now)
         else:
-            items = ib.table("feedback_items", database="marts")
-            gates = ib.table("readiness_gates", database="marts")
-        rows = write_mart(con, "feedback_loop", compute(items, gates, strat))
-        meta = _periods_meta(con, "feedback_loop")
-    return dg.MaterializeResult(metadata={"dagster/row_count": rows, **meta})
+            items = self.ib.table("feedback_items", database="marts")
+            gates = self.ib.table("readiness_gates", database="marts")
+        rows = self.write("feedback_loop", lambda: compute(items, gates, self.strat))
+        lo, hi = self.con.execute(
+            "SELECT min(period_start), max(period_start) FROM marts.feedback_loop"
+        ).fetchall()[0]
+        return MartResult("feedback_loop", {"dagster/row_count": rows, **_span(lo, hi)})
 
+    def outcome_progress(self) -> MartResult:
+        from metrics.progress import outcome_progress as compute
 
-@_mart(
-    "outcome_progress",
-    deps=[strategy, measure_values],
-    description=(
-        "The outcome tree per period: each node's value against its baseline, target and the "
-        "time-phased expectation, rolled up from the measures to revenue, with a status."
-    ),
-    check_specs=[
-        _spec("progress_in_range", "outcome_progress", "progress and expectation within 0..1"),
-        _spec("every_node_every_period", "outcome_progress", "every tree node in every period"),
-    ],
-)
-def outcome_progress(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
-    from metrics.progress import outcome_progress as compute
-
-    _, strat = _mart_context(outcomeloop)
-    with outcomeloop.connect(context.log) as con:
-        values = con.sql("SELECT * FROM marts.measure_values").to_arrow_table()
-        rows = write_mart(con, "outcome_progress", compute(strat, values))
-        bad = con.execute(
-            "SELECT count(*) FROM marts.outcome_progress WHERE progress NOT BETWEEN 0 AND 1 "
-            "OR expected_progress NOT BETWEEN 0 AND 1 OR children_progress NOT BETWEEN 0 AND 1"
-        ).fetchone()[0]
-        node_ids = [node.id for node, _ in strat.nodes()]
-        missing = con.execute(
+        values = self.con.sql("SELECT * FROM marts.measure_values").to_arrow_table()
+        rows = write_mart(self.con, "outcome_progress", compute(self.strat, values))
+        node_ids = [node.id for node, _ in self.strat.nodes()]
+        bad, missing, lo, hi = self.con.execute(
             "WITH periods AS (SELECT DISTINCT period_start FROM marts.measure_values "
             "WHERE unit = 'all'), expected AS (SELECT unnest(?) AS node, period_start FROM periods) "
-            "SELECT count(*) FROM expected e ANTI JOIN marts.outcome_progress o "
-            "ON o.node = e.node AND o.period_start = e.period_start AND o.unit = 'all'",
+            "SELECT (SELECT count(*) FROM marts.outcome_progress WHERE progress NOT BETWEEN 0 AND 1 "
+            "OR expected_progress NOT BETWEEN 0 AND 1 OR children_progress NOT BETWEEN 0 AND 1), "
+            "(SELECT count(*) FROM expected e ANTI JOIN marts.outcome_progress o "
+            "ON o.node = e.node AND o.period_start = e.period_start AND o.unit = 'all'), "
+            "(SELECT min(period_start) FROM marts.outcome_progress), "
+            "(SELECT max(period_start) FROM marts.outcome_progress)",
             [node_ids],
-        ).fetchone()[0]
-        status = dict(
-            con.execute(
-                "SELECT status, count(*) FROM marts.outcome_progress WHERE unit = 'all' AND "
-                "period_start = (SELECT max(period_start) FROM marts.outcome_progress) GROUP BY 1"
-            ).fetchall()
+        ).fetchall()[0]
+        status = self.con.execute(
+            "SELECT status, count(*) FROM marts.outcome_progress WHERE unit = 'all' AND "
+            "period_start = (SELECT max(period_start) FROM marts.outcome_progress) GROUP BY 1 "
+            "ORDER BY 1"
+        ).fetchall()
+        return MartResult(
+            "outcome_progress",
+            {"dagster/row_count": rows, **_span(lo, hi), **{f"latest_{k}": n for k, n in status}},
+            [
+                _check("progress_in_range", "outcome_progress", bad == 0, out_of_range=bad),
+                _check(
+                    "every_node_every_period",
+                    "outcome_progress",
+                    missing == 0,
+                    missing_node_periods=missing,
+                ),
+            ],
         )
-        meta = _periods_meta(con, "outcome_progress")
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            **meta,
-            **{f"latest_{k}": v for k, v in status.items()},
-        },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="progress_in_range", passed=bad == 0, metadata={"out_of_range": bad}
-            ),
-            dg.AssetCheckResult(
-                check_name="every_node_every_period",
-                passed=missing == 0,
-                metadata={"missing_node_periods": missing},
-            ),
-        ],
+
+
+def _span(lo, hi) -> dict:
+    return {"first_period": str(lo) if lo else "none", "last_period": str(hi) if hi else "none"}
+
+
+def _check(name: str, asset: str, passed: bool, **metadata) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=name, asset_key=dg.AssetKey(asset), passed=bool(passed), metadata=metadata
     )
 
 
-MART_ASSETS = [
-    measure_values,
-    readiness,
-    readiness_gates,
-    feedback_items,
-    feedback_loop,
-    outcome_progress,
-]
-#: The marts that move with the clock alone (a gate period begins, an item turns overdue).
-TIME_DEPENDENT_MARTS = [readiness_gates, feedback_items, feedback_loop]
+def compute_marts(
+    outcomeloop: OutcomeLoopResource,
+    names: list[str] | None = None,
+    log: dg.DagsterLogManager | None = None,
+) -> Iterator[MartResult]:
+    """Compute `names` (default: every mart) in dependency order on one warehouse connection.
+
+    A mart whose blocking check fails stops the marts after it that read it (within this step);
+    they keep their previous tables and are reported as skipped.
+    """
+    cfg, strat = _mart_context(outcomeloop)
+    wanted = [n for n in MART_NAMES if names is None or n in names]
+    failed: set[str] = set()
+    with outcomeloop.connect(log) as con:
+        run = _MartRun(con, cfg, strat, run_now())
+        try:
+            for name in wanted:
+                blocked = _MART_DEPS[name] & failed
+                if blocked:
+                    failed.add(name)
+                    if log is not None:
+                        log.warning(
+                            f"{name} not recomputed: a blocking check of {sorted(blocked)} failed"
+                        )
+                    continue
+                result = getattr(run, name)()
+                if not result.passed:
+                    failed.add(name)
+                if run.compiled is not None and name in run.compiled.hits:
+                    result.metadata["sql"] = "stored"
+                elif run.compiled is not None and name in run.compiled.misses:
+                    result.metadata["sql"] = "compiled"
+                yield result
+        finally:
+            run.close()
+
+
+@dg.multi_asset(
+    name="marts",
+    specs=MART_SPECS,
+    check_specs=MART_CHECKS,
+    can_subset=True,
+    pool=WAREHOUSE_POOL,
+    description=(
+        "Every mart, recomputed from events.* in one step on one warehouse connection (each "
+        "mart is its own asset; a run may select any of them)."
+    ),
+)
+def marts(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
+    selected = {key.path[-1] for key in context.selected_asset_keys}
+    checks = context.selected_asset_check_keys
+    for result in compute_marts(outcomeloop, sorted(selected), context.log):
+        yield dg.MaterializeResult(asset_key=result.name, metadata=result.metadata)
+        for check in result.checks:
+            if dg.AssetCheckKey(check.asset_key, check.check_name) in checks:
+                yield check
+
+
+MART_ASSETS = [marts]

@@ -17,10 +17,10 @@ import dagster as dg
 from metrics.config import ConfigError, settings
 from metrics.schemas import SOURCES
 from pipelines.ingest import asset_key
-from pipelines.marts import MART_ASSETS
+from pipelines.marts import MART_KEYS
 
 #: What a landed file moves: every mart and the published snapshot.
-DOWNSTREAM = [dg.AssetKey(name) for name in (*(a.key.path[-1] for a in MART_ASSETS), "serving")]
+DOWNSTREAM = [*MART_KEYS, dg.AssetKey("serving")]
 
 #: A file untouched for this long is complete even if we have not seen it on an earlier tick.
 SETTLE_SECONDS = 2.0

@@ -17,10 +17,10 @@ import dagster as dg
 from metrics import CONTRACT_VERSION
 from metrics.schemas import SOURCES
 from metrics.strategy import Strategy, file_sha256
-from pipelines.marts import MART_ASSETS, MART_AUTOMATION, _mart_context, run_now
+from pipelines.marts import MART_AUTOMATION, MART_KEYS, MART_NAMES, _mart_context, run_now
 from pipelines.resources import WAREHOUSE_POOL, OutcomeLoopResource
 
-MART_TABLES = [a.key.path[-1] for a in MART_ASSETS]
+MART_TABLES = MART_NAMES
 QUARANTINE_ROWS_IN_SNAPSHOT = 5000
 
 #: How stale a source may get before the data-health page flags it, when sources.yaml is silent.
@@ -315,7 +315,7 @@ def _has_table(con, schema: str, table: str) -> bool:
     group_name="serving",
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
-    deps=MART_ASSETS,
+    deps=MART_KEYS,
     automation_condition=MART_AUTOMATION,
     description=(
         "The published snapshot the dashboard reads (serving/current.duckdb): the marts, the "

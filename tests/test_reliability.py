@@ -460,13 +460,13 @@ def test_two_runs_that_want_to_write_at_once_are_serialized(home, tmp_path):
         for lock_error in ("Could not set lock", "Conflicting lock", "WarehouseBusy"):
             assert lock_error not in out + err
 
-    # Every asset of both runs opened the warehouse (8 ingestion + 6 marts + serving = 15 each),
+    # Every step of both runs opened the warehouse (8 ingestion + the marts + serving = 10 each),
     # the two runs were under way at the same time, and no two of them held it at once.
     held = sorted(tuple(json.loads(line)) for line in log.read_text().splitlines())
     by_pid: dict[int, list[tuple[float, float]]] = {}
     for pid, opened, closed in held:
         by_pid.setdefault(pid, []).append((opened, closed))
-    assert sorted(len(v) for v in by_pid.values()) == [15, 15]
+    assert sorted(len(v) for v in by_pid.values()) == [10, 10]
     (a_first, a_last), (b_first, b_last) = sorted(
         (min(o for o, _ in v), max(c for _, c in v)) for v in by_pid.values()
     )
