@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import statistics
 import time
@@ -80,7 +81,7 @@ def _scan(db: Path) -> float:
 
 def _marts(home: Path, subset: set[str] | None = None) -> dict[str, float]:
     """The marts step as a run executes it (one Dagster step on one warehouse connection):
-    seconds in all (`total`) and per mart (from the previous mart's result to this one's)."""
+    seconds in all (`total`) and per mart (as each mart reports; independent marts overlap)."""
     import dagster as dg
 
     from pipelines.marts import marts
@@ -91,19 +92,27 @@ def _marts(home: Path, subset: set[str] | None = None) -> dict[str, float]:
         keys = {dg.AssetKey(name) for name in subset}
         step = marts.subset_for(keys, {c for c in marts.check_keys if c.asset_key in keys})
     resource = OutcomeLoopResource(home=str(home))
+    # A run's step gets its context from the run; building one here makes a throwaway Dagster
+    # instance (~0.07 s), which is not the step's work, so it happens before the clock starts.
+    context = dg.build_asset_context(instance=_instance())
     seconds: dict[str, float] = {}
     with warnings.catch_warnings():  # DuckDB's hint about an extra Arrow copy, once per run
         warnings.simplefilter("ignore", UserWarning)
-        started = last = time.perf_counter()
-        for event in step(dg.build_asset_context(), outcomeloop=resource):
-            now = time.perf_counter()
+        started = time.perf_counter()
+        for event in step(context, outcomeloop=resource):
             if isinstance(event, dg.AssetCheckResult) and not event.passed:
                 raise AssertionError(f"check {event.check_name} failed")
-            if isinstance(event, dg.MaterializeResult):
-                seconds[event.asset_key.path[-1]] = now - last
-                last = now
+            if isinstance(event, dg.MaterializeResult):  # each mart's own time, as it reports
+                seconds[event.asset_key.path[-1]] = float(event.metadata["seconds"])
     seconds["total"] = time.perf_counter() - started
     return seconds
+
+
+@functools.cache
+def _instance():
+    import dagster as dg
+
+    return dg.DagsterInstance.ephemeral()
 
 
 def _drop_stored_sql(db: Path) -> None:

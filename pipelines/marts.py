@@ -7,7 +7,9 @@ is an input too, so editing a target recomputes them.
 """
 
 import hashlib
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +24,8 @@ from metrics.engine import RUN_CLOCK_VARIABLE, empty_table, run_clock
 from metrics.periods import period_spine, utc_naive
 from metrics.schemas import SOURCES
 from metrics.strategy import Strategy, StrategyError, file_sha256, load_strategy
-from pipelines.compiled import CompiledSQL, select_sql
+from metrics.warehouse import configure
+from pipelines.compiled import CACHE_DDL, CompiledSQL, select_sql
 from pipelines.ingest import INGEST_ASSETS
 from pipelines.resources import WAREHOUSE_POOL, OutcomeLoopResource
 
@@ -464,41 +467,82 @@ def _check(name: str, asset: str, passed: bool, **metadata) -> dg.AssetCheckResu
     )
 
 
+#: Marts that read one another run in order in one chain; the chains are independent, so on
+#: DuckDB they run at the same time, each on its own cursor of the step's connection.
+_CHAINS = [
+    ["readiness_gates", "feedback_items", "feedback_loop", "readiness"],
+    ["measure_values", "outcome_progress"],
+]
+
+
+def _run_chain(
+    con, cfg: Settings, strat: Strategy, now: datetime, chain: list[str], log
+) -> list[MartResult]:
+    """Compute the marts of `chain` in order; a failed blocking check stops those that read it."""
+    run = _MartRun(con, cfg, strat, now)
+    failed: set[str] = set()
+    results = []
+    try:
+        for name in chain:
+            blocked = _MART_DEPS[name] & failed
+            if blocked:
+                failed.add(name)
+                if log is not None:
+                    log.warning(
+                        f"{name} not recomputed: a blocking check of {sorted(blocked)} failed"
+                    )
+                continue
+            started = time.perf_counter()
+            result = getattr(run, name)()
+            result.metadata["seconds"] = round(time.perf_counter() - started, 4)
+            if not result.passed:
+                failed.add(name)
+            if run.compiled is not None and name in run.compiled.hits:
+                result.metadata["sql"] = "stored"
+            elif run.compiled is not None and name in run.compiled.misses:
+                result.metadata["sql"] = "compiled"
+            results.append(result)
+    finally:
+        run.close()
+    return results
+
+
+def _run_chain_on_cursor(con, *args) -> list[MartResult]:
+    cursor = con.cursor()  # its own transactions, settings and temporary objects
+    try:
+        configure(cursor)
+        return _run_chain(cursor, *args)
+    finally:
+        cursor.close()
+
+
 def compute_marts(
     outcomeloop: OutcomeLoopResource,
     names: list[str] | None = None,
     log: dg.DagsterLogManager | None = None,
-) -> Iterator[MartResult]:
-    """Compute `names` (default: every mart) in dependency order on one warehouse connection.
+) -> list[MartResult]:
+    """Compute `names` (default: every mart) on one warehouse connection; results in
+    MART_NAMES order.
 
     A mart whose blocking check fails stops the marts after it that read it (within this step);
-    they keep their previous tables and are reported as skipped.
+    they keep their previous tables and are left out of the results.
     """
     cfg, strat = _mart_context(outcomeloop)
-    wanted = [n for n in MART_NAMES if names is None or n in names]
-    failed: set[str] = set()
+    now = run_now()
+    chains = [[n for n in chain if names is None or n in names] for chain in _CHAINS]
+    chains = [chain for chain in chains if chain]
     with outcomeloop.connect(log) as con:
-        run = _MartRun(con, cfg, strat, run_now())
-        try:
-            for name in wanted:
-                blocked = _MART_DEPS[name] & failed
-                if blocked:
-                    failed.add(name)
-                    if log is not None:
-                        log.warning(
-                            f"{name} not recomputed: a blocking check of {sorted(blocked)} failed"
-                        )
-                    continue
-                result = getattr(run, name)()
-                if not result.passed:
-                    failed.add(name)
-                if run.compiled is not None and name in run.compiled.hits:
-                    result.metadata["sql"] = "stored"
-                elif run.compiled is not None and name in run.compiled.misses:
-                    result.metadata["sql"] = "compiled"
-                yield result
-        finally:
-            run.close()
+        if cfg.compute == "spark" or len(chains) < 2:
+            results = [r for c in chains for r in _run_chain(con, cfg, strat, now, c, log)]
+        else:
+            con.execute(CACHE_DDL).fetchall()  # once, before the cursors use it
+            with ThreadPoolExecutor(len(chains)) as pool:
+                futures = [
+                    pool.submit(_run_chain_on_cursor, con, cfg, strat, now, chain, log)
+                    for chain in chains
+                ]
+                results = [r for future in futures for r in future.result()]
+    return sorted(results, key=lambda r: MART_NAMES.index(r.name))
 
 
 @dg.multi_asset(
