@@ -177,21 +177,20 @@ class _SourceCells:
             **{col: table[f].cast("float64") for f, col in column.items()},
             **no_field,
         )
-        rows = _with_all(rows.filter(rows.unit.notnull()))
+        rows = rows.filter(rows.unit.notnull())
         # Every measure's aggregates over the rows; an aggregate two measures share is made once.
-        aggregates: dict = {}
+        aggregates: dict = {}  # (primitive, expression op) -> column name
         self._names: dict[str, dict[str, str]] = {}
         for mid, m in measures.items():
             first, *rest = _fields(m)
             x = rows[column[first]]
             y = rows[column[rest[0]]] if rest else (rows.no_field if no_field else None)
             names = {}
-            for name, agg in _AGGREGATES[m.kind](x, y, m).items():
-                names[name] = aggregates.setdefault(agg.op(), f"a{len(aggregates)}")
+            for name, (primitive, expr) in _AGGREGATES[m.kind](x, y, m).items():
+                key = (primitive, expr.op())
+                names[name] = aggregates.setdefault(key, f"a{len(aggregates)}")
             self._names[mid] = names
-        self.agg = rows.group_by(["unit", "period_start"]).aggregate(
-            **{name: op.to_expr().name(name) for op, name in aggregates.items()}
-        )
+        self.agg = _pooled_cells(rows, aggregates)
 
     def cells(self, measure_id: str) -> ibis.Table:
         """The measure's (unit, period_start, n, ...) cells that have at least one event."""
@@ -202,51 +201,103 @@ class _SourceCells:
         )
 
 
-def _with_all(rows: ibis.Table) -> ibis.Table:
-    """The events once under their unit and once more under `all`: `all` pools every event."""
-    everyone = rows.mutate(unit=ibis.literal(ALL_UNITS, type="string"))
-    return rows.union(everyone, distinct=False)
+def _pooled_cells(rows: ibis.Table, aggregates: dict) -> ibis.Table:
+    """Each aggregate per unit and period, and per period for `all` (every event pooled).
+
+    The events are read once: each unit's cell keeps partial aggregates (counts, sums, and for a
+    standard deviation the count, mean and sum of squared deviations), and `all` combines the
+    units' partials exactly (Chan et al.'s pooled variance), instead of reading every event a
+    second time under `all`.
+    """
+    partials: dict[str, ibis.Value] = {}
+    for (primitive, op), col in aggregates.items():
+        expr = op.to_expr()
+        if primitive in ("count", "sum"):
+            partials[col] = expr.count() if primitive == "count" else expr.sum()
+        elif primitive == "mean":
+            partials[f"{col}_s"], partials[f"{col}_c"] = expr.sum(), expr.count()
+        else:  # sd
+            partials[f"{col}_c"], partials[f"{col}_m"] = expr.count(), expr.mean()
+            partials[f"{col}_q"] = expr.var(how="pop") * expr.count()
+    units = rows.group_by(["unit", "period_start"]).aggregate(**partials)
+
+    by_period = units.period_start
+    deviations = {}  # per sd: the unit's squared deviations about the pooled mean, summed
+    for (primitive, _), col in aggregates.items():
+        if primitive == "sd":
+            c, m, q = units[f"{col}_c"], units[f"{col}_m"], units[f"{col}_q"]
+            pooled_mean = (c * m).sum().over(group_by=by_period) / c.sum().over(group_by=by_period)
+            deviations[f"{col}_d"] = q.fill_null(0) + c * (m - pooled_mean) ** 2
+    units = units.mutate(**deviations) if deviations else units
+    pooled: dict[str, ibis.Value] = {}
+    for (primitive, _), col in aggregates.items():
+        if primitive in ("count", "sum"):
+            pooled[col] = units[col].sum()
+        elif primitive == "mean":
+            pooled[f"{col}_s"], pooled[f"{col}_c"] = (
+                units[f"{col}_s"].sum(),
+                units[f"{col}_c"].sum(),
+            )
+        else:
+            pooled[f"{col}_c"], pooled[f"{col}_q"] = (
+                units[f"{col}_c"].sum(),
+                units[f"{col}_d"].sum(),
+            )
+    everyone = units.group_by("period_start").aggregate(**pooled)
+    everyone = everyone.mutate(unit=ibis.literal(ALL_UNITS, type="string"))
+
+    def final(t: ibis.Table) -> ibis.Table:
+        out = {}
+        for (primitive, _), col in aggregates.items():
+            if primitive in ("count", "sum"):
+                out[col] = t[col]
+            elif primitive == "mean":
+                s, c = t[f"{col}_s"], t[f"{col}_c"]
+                out[col] = ibis.cases((c > 0, s / c), else_=_NULL_FLOAT)
+            else:
+                c, q = t[f"{col}_c"], t[f"{col}_q"]
+                out[col] = ibis.cases((c >= 2, (q / (c - 1)).sqrt()), else_=_NULL_FLOAT)
+        return t.select("unit", "period_start", **out)
+
+    return final(units).union(final(everyone), distinct=False)
 
 
-def _count_if(condition: ibis.BooleanValue) -> ibis.IntegerValue:
-    return ibis.cases((condition, 1), else_=0).sum()
+def _flag(condition: ibis.BooleanValue) -> ibis.IntegerValue:
+    """1 where `condition` holds, else 0 (also where it is NULL); summed, it counts."""
+    return ibis.cases((condition, 1), else_=0)
 
 
-def _band_hits(x: ibis.FloatingValue, m: Measure) -> ibis.IntegerValue:
+def _band_flag(x: ibis.FloatingValue, m: Measure) -> ibis.IntegerValue:
     if m.band is None:
         raise ValueError("a share measure needs band: [low, high]")
     low, high = m.band
-    return _count_if((x >= low) & (x <= high))
+    return _flag((x >= low) & (x <= high))
 
 
 # What each kind aggregates per unit and period, over all of the source's rows: `n` counts the
 # events the measure counts (cells without any are dropped), NULL fields add nothing.
 _AGGREGATES = {
     "nps": lambda x, y, m: {
-        "n": x.count(),
-        "promoters": _count_if(x >= 9),
-        "detractors": _count_if(x <= 6),
+        "n": ("count", x),
+        "promoters": ("sum", _flag(x >= 9)),
+        "detractors": ("sum", _flag(x <= 6)),
     },
-    "mean": lambda x, y, m: {
-        "n": x.count(),
-        "mean": x.mean(),
-        "sd": x.std(how="sample"),
-    },
-    "share": lambda x, y, m: {"n": x.count(), "hits": _band_hits(x, m)},
-    "sum": lambda x, y, m: {"n": x.count(), "total": x.sum()},
+    "mean": lambda x, y, m: {"n": ("count", x), "mean": ("mean", x), "sd": ("sd", x)},
+    "share": lambda x, y, m: {"n": ("count", x), "hits": ("sum", _band_flag(x, m))},
+    "sum": lambda x, y, m: {"n": ("count", x), "total": ("sum", x)},
     "sum_ratio": lambda x, y, m: {
-        "n": x.count(),
-        "total": x.sum(),
+        "n": ("count", x),
+        "total": ("sum", x),
         # Only rows with the numerator count, as they do in n and the total.
-        "per_total": ibis.cases((x.notnull(), y), else_=_NULL_FLOAT).sum(),
+        "per_total": ("sum", ibis.cases((x.notnull(), y), else_=_NULL_FLOAT)),
     },
     # A pulse response counts when it answered at least one of the two questions.
     "employee_health": lambda x, y, m: {
-        "n": ibis.cases((x.notnull() | y.notnull(), 1), else_=ibis.null("int64")).count(),
-        "enps_n": x.count(),
-        "promoters": _count_if(x >= 9),
-        "detractors": _count_if(x <= 6),
-        "wellbeing": y.mean(),
+        "n": ("count", ibis.cases((x.notnull() | y.notnull(), 1), else_=ibis.null("int64"))),
+        "enps_n": ("count", x),
+        "promoters": ("sum", _flag(x >= 9)),
+        "detractors": ("sum", _flag(x <= 6)),
+        "wellbeing": ("mean", y),
     },
 }
 

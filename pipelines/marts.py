@@ -6,6 +6,7 @@ give the same table). Declarative automation keeps them current after ingestion;
 is an input too, so editing a target recomputes them.
 """
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ import dagster as dg
 import ibis
 import ibis.expr.operations as ops
 import pyarrow as pa
+from ibis.backends.sql.datatypes import DuckDBType
 
 from metrics.config import Settings
 from metrics.engine import RUN_CLOCK_VARIABLE, empty_table, run_clock
@@ -96,6 +98,12 @@ def event_tables(ib, cfg: Settings | None = None) -> dict[str, ibis.Table]:
     return _duckdb_event_tables(ib)
 
 
+@functools.cache
+def _ibis_type(sql_type: str, nullable: bool):
+    """A DuckDB type name as an Ibis type (sqlglot parses it: worth doing once per process)."""
+    return DuckDBType.from_string(sql_type, nullable=nullable)
+
+
 def _duckdb_event_tables(ib, *, with_schema: bool = False):
     """`metrics.engine.duckdb_event_tables`, with every table's columns read in one catalog query
     instead of one DESCRIBE per source. With `with_schema`, also those catalog rows (the events'
@@ -105,10 +113,9 @@ def _duckdb_event_tables(ib, *, with_schema: bool = False):
         "WHERE table_catalog = current_database() AND table_schema = 'events' "
         "ORDER BY table_name, ordinal_position"
     ).fetchall()
-    to_ibis = ib.compiler.type_mapper.from_string
     columns: dict[str, dict] = {}
     for table, column, sql_type, nullable in rows:
-        columns.setdefault(table, {})[column] = to_ibis(sql_type, nullable=nullable == "YES")
+        columns.setdefault(table, {})[column] = _ibis_type(sql_type, nullable == "YES")
     namespace = ops.Namespace(catalog=None, database="events")
     tables = {
         name: ops.DatabaseTable(

@@ -102,8 +102,27 @@ def test_mean_ces_with_interval(ibis_warehouse, ibis_strategy):
     assert support["n"] == 5
     sales = cells[("ces", "Sales", MAR)]
     assert (sales["value"], sales["n"], sales["ci_low"], sales["ci_high"]) == (6.0, 1, None, None)
-    # all: [2,4,4,5,7,6] mean 28/6 = 4.6667
-    assert cells[("ces", "all", MAR)]["value"] == pytest.approx(28 / 6)
+    # all: [2,4,4,5,7,6] mean 28/6 = 4.6667, pooled from the units' partials: squares of
+    # deviations from 4.6667: 7.1111+.4444+.4444+.1111+5.4444+1.7778 = 15.3333, s = sqrt(15.3333/5)
+    # = 1.75119, half = 1.96 * 1.75119 / sqrt(6) = 1.40125 -> 3.26542 .. 6.06792
+    whole = cells[("ces", "all", MAR)]
+    assert whole["value"] == pytest.approx(28 / 6)
+    assert (whole["ci_low"], whole["ci_high"]) == pytest.approx((3.26542, 6.06792), abs=1e-4)
+
+
+def test_pooled_sd_of_all_is_exact_far_from_zero(ibis_warehouse, ibis_strategy):
+    # Values around 1e9 with a spread of a few units: a sum-of-squares shortcut would lose every
+    # digit here; the pooled variance (units' means and squared deviations) keeps them.
+    # A [1e9+1, 1e9+3], B [1e9+5]: mean 1e9+3, deviations 4+0+4 = 8, s = 2, half = 1.96*2/sqrt(3)
+    base = 1_000_000_000
+    rows = _responses("ces", {"A": [base + 1, base + 3], "B": [base + 5]})
+    ibis_warehouse.insert("ces", rows)
+    strategy = ibis_strategy({"ces": {"source": "ces", "kind": "mean"}})
+    whole = _cells(ibis_warehouse, strategy)[("ces", "all", MAR)]
+    half = 1.96 * 2 / 3**0.5
+    assert whole["value"] == pytest.approx(base + 3, abs=1e-6)
+    assert whole["ci_low"] == pytest.approx(base + 3 - half, abs=1e-6)
+    assert whole["ci_high"] == pytest.approx(base + 3 + half, abs=1e-6)
 
 
 def test_share_wilson_in_percent(ibis_warehouse, ibis_strategy):
