@@ -103,6 +103,9 @@ def configure(
         con.execute(f"SET memory_limit = '{_sql_literal(memory_limit)}'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
+    # Ibis 12 writes list lambdas as `x -> ...`, which DuckDB 2 accepts only with this setting
+    # (feedback_items filters each response's action times with one).
+    con.execute("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")
     for macro in _MACROS:
         con.execute(macro)
 
