@@ -331,13 +331,15 @@ def _feedback_items(
 ) -> pd.DataFrame:
     return _run(
         path,
-        "SELECT feedback_id, unit, source, received_at, score, comment, status, due_at, "
-        "first_action_at, hours_to_action, account_id, count(*) OVER () AS total "
-        "FROM marts.feedback_items "
+        # The total is its own count, not `count(*) OVER ()`, which would materialize every
+        # matching item (comments included) before the top-N sort could keep only `limit`.
+        "WITH f AS (SELECT * FROM marts.feedback_items "
         "WHERE list_contains(CAST(? AS VARCHAR[]), unit) "
         "AND list_contains(CAST(? AS VARCHAR[]), source) "
-        "AND list_contains(CAST(? AS VARCHAR[]), status) "
-        "ORDER BY due_at NULLS LAST, received_at LIMIT ?",
+        "AND list_contains(CAST(? AS VARCHAR[]), status)) "
+        "SELECT feedback_id, unit, source, received_at, score, comment, status, due_at, "
+        "first_action_at, hours_to_action, account_id, (SELECT count(*) FROM f) AS total "
+        "FROM f ORDER BY due_at NULLS LAST, received_at LIMIT ?",
         [list(units), list(sources), list(statuses), limit],
     )
 
