@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -74,6 +75,22 @@ def _check_pg_driver(url: str) -> None:
             "postgresql+psycopg2://... (dagster-postgres installs psycopg2: "
             "pip install 'outcomeloop[postgres]')"
         )
+
+
+@contextlib.contextmanager
+def _instance_init_lock(home: Path) -> Iterator[None]:
+    """Serialize opening the Dagster instance across processes on this host: on a fresh
+    DAGSTER_HOME, two `outcomeloop run`s starting together would both create the SQLite tables
+    and one would fail ("UNIQUE constraint failed: alembic_version")."""
+    import fcntl
+
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".instance-init.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def prepare_instance(cfg: Settings) -> Path:
@@ -145,7 +162,8 @@ def materialize_all(cfg: Settings, selection=None, tags: dict | None = None):
     from pipelines.definitions import ALL_ASSETS
     from pipelines.resources import OutcomeLoopResource
 
-    instance = dg.DagsterInstance.get()
+    with _instance_init_lock(cfg.dagster_home):  # two first runs would both create its tables
+        instance = dg.DagsterInstance.get()
     try:
         release_dead_runs(instance)
         return dg.materialize(

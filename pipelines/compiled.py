@@ -33,6 +33,8 @@ import ibis
 import ibis.expr.operations as ops
 import pyarrow as pa
 
+import metrics
+
 #: Every file whose code shapes a mart's SQL.
 _CODE = [
     *sorted((Path(__file__).parents[1] / "metrics").glob("*.py")),
@@ -59,6 +61,15 @@ def code_fingerprint() -> str:
     for name in _LIBRARIES:
         digest.update(f"{name}=={metadata.version(name)}\0".encode())
     return digest.hexdigest()
+
+
+def code_changed_since_import() -> list[str]:
+    """The formula files modified after this process imported the library.
+
+    Their content (hashed by `code_fingerprint`) may not be the code this process runs, so the
+    fingerprint could name the wrong code: the stored SQL is then neither used nor stored.
+    """
+    return [p.name for p in _CODE if p.stat().st_mtime > metrics.LOADED_AT]
 
 
 def cache_key(mart: str, strategy_json: str, schema: Sequence[tuple], extra: Sequence = ()) -> str:
@@ -108,7 +119,8 @@ def select_sql(backend, expr: ibis.Table) -> str:
 
 @dataclass
 class CompiledSQL:
-    """Per-connection access to `ops.compiled_sql`; `hits` and `misses` name the marts served."""
+    """Per-connection access to `ops.compiled_sql`; `hits`, `misses` and `bypassed` (compiled
+    without the store because formula files changed after this process started) name the marts."""
 
     con: object
     backend: object
@@ -116,6 +128,7 @@ class CompiledSQL:
     schema: Sequence[tuple]
     hits: list[str] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)
+    bypassed: list[tuple[str, list[str]]] = field(default_factory=list)
     _registered: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -123,6 +136,13 @@ class CompiledSQL:
 
     def sql(self, mart: str, build: Callable[[], ibis.Table], extra: Sequence = ()) -> str:
         """The SELECT of `mart`: stored, or built with `build()`, compiled and stored."""
+        changed = code_changed_since_import()
+        if changed:  # the fingerprint may not describe the code running here: compile only
+            expr = build()
+            for name, table in _memtables(expr).items():
+                self._register(name, table)
+            self.bypassed.append((mart, changed))
+            return select_sql(self.backend, expr)
         key = cache_key(mart, self.strategy_json, self.schema, extra)
         rows = self.con.execute(
             "SELECT sql, memtables FROM ops.compiled_sql WHERE key = ?", [key]

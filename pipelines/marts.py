@@ -9,7 +9,7 @@ is an input too, so editing a target recomputes them.
 import functools
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -288,6 +288,7 @@ class MartResult:
     name: str
     metadata: dict
     checks: list[dg.AssetCheckResult] = field(default_factory=list)
+    materialized: bool = True  # False: only checks ran, on the mart's current table
 
     @property
     def passed(self) -> bool:
@@ -343,18 +344,13 @@ class _MartRun:
         from metrics.measures import measure_values as compute
 
         rows = self.write("measure_values", lambda: compute(self.events, self.strat))
-        nps_ids = [m for m, spec in self.strat.measures.items() if spec.kind == "nps"]
-        bad, suppressed, lo, hi = self.con.execute(  # the check and the metadata in one pass
-            "SELECT count(*) FILTER (WHERE list_contains(CAST(? AS VARCHAR[]), measure) AND (value "
-            "NOT BETWEEN -100 AND 100 OR ci_low < -100 OR ci_high > 100)), "
-            "count(*) FILTER (WHERE suppressed), "
-            "min(period_start), max(period_start) FROM marts.measure_values",
-            [nps_ids],
+        suppressed, lo, hi = self.con.execute(
+            "SELECT count(*) FILTER (WHERE suppressed), min(period_start), max(period_start) "
+            "FROM marts.measure_values"
         ).fetchall()[0]
         return MartResult(
             "measure_values",
             {"dagster/row_count": rows, "suppressed_cells": suppressed, **_span(lo, hi)},
-            [_check("nps_in_range", "measure_values", bad == 0, out_of_range=bad)],
         )
 
     def readiness(self) -> MartResult:
@@ -400,14 +396,11 @@ class _MartRun:
         gates = self.gates()
         rows = self.write("feedback_items", lambda: compute(self.events, self.strat, gates, now))
         by_status = self.con.execute(
-            "SELECT status, count(*), count(*) FILTER (WHERE unit IS NULL OR trim(unit) = '') "
-            "FROM marts.feedback_items GROUP BY status ORDER BY status"
+            "SELECT status, count(*) FROM marts.feedback_items GROUP BY status ORDER BY status"
         ).fetchall()
-        no_unit = sum(row[2] for row in by_status)
         return MartResult(
             "feedback_items",
-            {"dagster/row_count": rows, **{f"status_{k}": n for k, n, _ in by_status}},
-            [_check("items_have_unit", "feedback_items", no_unit == 0, without_unit=no_unit)],
+            {"dagster/row_count": rows, **{f"status_{k}": n for k, n in by_status}},
         )
 
     def feedback_loop(self) -> MartResult:
@@ -432,17 +425,8 @@ class _MartRun:
 
         values = self.con.sql("SELECT * FROM marts.measure_values").to_arrow_table()
         rows = write_mart(self.con, "outcome_progress", compute(self.strat, values))
-        node_ids = [node.id for node, _ in self.strat.nodes()]
-        bad, missing, lo, hi = self.con.execute(
-            "WITH periods AS (SELECT DISTINCT period_start FROM marts.measure_values "
-            "WHERE unit = 'all'), expected AS (SELECT unnest(?) AS node, period_start FROM periods) "
-            "SELECT (SELECT count(*) FROM marts.outcome_progress WHERE progress NOT BETWEEN 0 AND 1 "
-            "OR expected_progress NOT BETWEEN 0 AND 1 OR children_progress NOT BETWEEN 0 AND 1), "
-            "(SELECT count(*) FROM expected e ANTI JOIN marts.outcome_progress o "
-            "ON o.node = e.node AND o.period_start = e.period_start AND o.unit = 'all'), "
-            "(SELECT min(period_start) FROM marts.outcome_progress), "
-            "(SELECT max(period_start) FROM marts.outcome_progress)",
-            [node_ids],
+        lo, hi = self.con.execute(
+            "SELECT min(period_start), max(period_start) FROM marts.outcome_progress"
         ).fetchall()[0]
         status = self.con.execute(
             "SELECT status, count(*) FROM marts.outcome_progress WHERE unit = 'all' AND "
@@ -452,15 +436,6 @@ class _MartRun:
         return MartResult(
             "outcome_progress",
             {"dagster/row_count": rows, **_span(lo, hi), **{f"latest_{k}": n for k, n in status}},
-            [
-                _check("progress_in_range", "outcome_progress", bad == 0, out_of_range=bad),
-                _check(
-                    "every_node_every_period",
-                    "outcome_progress",
-                    missing == 0,
-                    missing_node_periods=missing,
-                ),
-            ],
         )
 
 
@@ -474,6 +449,56 @@ def _check(name: str, asset: str, passed: bool, **metadata) -> dg.AssetCheckResu
     )
 
 
+# --- the blocking checks, each one query on the mart's current table ---------------------------
+
+
+def _nps_in_range(con, strat: Strategy) -> dg.AssetCheckResult:
+    nps_ids = [m for m, spec in strat.measures.items() if spec.kind == "nps"]
+    bad = con.execute(
+        "SELECT count(*) FROM marts.measure_values WHERE list_contains(CAST(? AS VARCHAR[]), "
+        "measure) AND (value NOT BETWEEN -100 AND 100 OR ci_low < -100 OR ci_high > 100)",
+        [nps_ids],
+    ).fetchall()[0][0]
+    return _check("nps_in_range", "measure_values", bad == 0, out_of_range=bad)
+
+
+def _items_have_unit(con, strat: Strategy) -> dg.AssetCheckResult:
+    no_unit = con.execute(
+        "SELECT count(*) FROM marts.feedback_items WHERE unit IS NULL OR trim(unit) = ''"
+    ).fetchall()[0][0]
+    return _check("items_have_unit", "feedback_items", no_unit == 0, without_unit=no_unit)
+
+
+def _progress_in_range(con, strat: Strategy) -> dg.AssetCheckResult:
+    bad = con.execute(
+        "SELECT count(*) FROM marts.outcome_progress WHERE progress NOT BETWEEN 0 AND 1 "
+        "OR expected_progress NOT BETWEEN 0 AND 1 OR children_progress NOT BETWEEN 0 AND 1"
+    ).fetchall()[0][0]
+    return _check("progress_in_range", "outcome_progress", bad == 0, out_of_range=bad)
+
+
+def _every_node_every_period(con, strat: Strategy) -> dg.AssetCheckResult:
+    missing = con.execute(
+        "WITH periods AS (SELECT DISTINCT period_start FROM marts.measure_values "
+        "WHERE unit = 'all'), expected AS (SELECT unnest(?) AS node, period_start FROM periods) "
+        "SELECT count(*) FROM expected e ANTI JOIN marts.outcome_progress o "
+        "ON o.node = e.node AND o.period_start = e.period_start AND o.unit = 'all'",
+        [[node.id for node, _ in strat.nodes()]],
+    ).fetchall()[0][0]
+    return _check(
+        "every_node_every_period", "outcome_progress", missing == 0, missing_node_periods=missing
+    )
+
+
+#: (mart, check name) -> the check; MART_CHECKS declares them to Dagster.
+_CHECK_FUNCTIONS = {
+    ("measure_values", "nps_in_range"): _nps_in_range,
+    ("feedback_items", "items_have_unit"): _items_have_unit,
+    ("outcome_progress", "progress_in_range"): _progress_in_range,
+    ("outcome_progress", "every_node_every_period"): _every_node_every_period,
+}
+
+
 #: Marts that read one another run in order in one chain; the chains are independent, so on
 #: DuckDB they run at the same time, each on its own cursor of the step's connection.
 _CHAINS = [
@@ -482,13 +507,22 @@ _CHAINS = [
 ]
 
 
+def _run_checks(con, strat: Strategy, mart: str, checks) -> list[dg.AssetCheckResult]:
+    return [
+        check(con, strat)
+        for (asset, name), check in _CHECK_FUNCTIONS.items()
+        if asset == mart and (checks is None or (asset, name) in checks)
+    ]
+
+
 def _run_chain(
-    con, cfg: Settings, strat: Strategy, now: datetime, chain: list[str], log
-) -> list[MartResult]:
-    """Compute the marts of `chain` in order; a failed blocking check stops those that read it."""
+    con, cfg: Settings, strat: Strategy, now: datetime, chain: list[str], checks, log
+) -> tuple[list[MartResult], BaseException | None]:
+    """Compute the marts of `chain` in order with their selected checks; a failed check stops
+    the marts that read its mart. An error stops the chain: the results so far and the error."""
     run = _MartRun(con, cfg, strat, now)
     failed: set[str] = set()
-    results = []
+    results: list[MartResult] = []
     try:
         for name in chain:
             blocked = _MART_DEPS[name] & failed
@@ -502,19 +536,31 @@ def _run_chain(
             started = time.perf_counter()
             result = getattr(run, name)()
             result.metadata["seconds"] = round(time.perf_counter() - started, 4)
+            result.checks = _run_checks(con, strat, name, checks)
             if not result.passed:
                 failed.add(name)
-            if run.compiled is not None and name in run.compiled.hits:
+            compiled = run.compiled
+            if compiled is not None and name in compiled.hits:
                 result.metadata["sql"] = "stored"
-            elif run.compiled is not None and name in run.compiled.misses:
+            elif compiled is not None and name in compiled.misses:
                 result.metadata["sql"] = "compiled"
+            elif compiled is not None and any(m == name for m, _ in compiled.bypassed):
+                files = sorted({f for m, fs in compiled.bypassed if m == name for f in fs})
+                result.metadata["sql"] = f"compiled, not stored ({', '.join(files)} changed)"
+                if log is not None:
+                    log.warning(
+                        f"{name}: formula files changed since this process started "
+                        f"({', '.join(files)}); its SQL was compiled and not stored"
+                    )
             results.append(result)
+    except Exception as exc:  # the marts already written are still reported
+        return results, exc
     finally:
         run.close()
-    return results
+    return results, None
 
 
-def _run_chain_on_cursor(con, *args) -> list[MartResult]:
+def _run_chain_on_cursor(con, *args) -> tuple[list[MartResult], BaseException | None]:
     cursor = con.cursor()  # its own transactions, settings and temporary objects
     try:
         configure(cursor)
@@ -527,12 +573,15 @@ def compute_marts(
     outcomeloop: OutcomeLoopResource,
     names: list[str] | None = None,
     log: dg.DagsterLogManager | None = None,
-) -> list[MartResult]:
-    """Compute `names` (default: every mart) on one warehouse connection; results in
-    MART_NAMES order.
+    checks: set[tuple[str, str]] | None = None,
+) -> Iterator[MartResult]:
+    """Compute `names` (default: every mart) on one warehouse connection, with the `checks`
+    (mart, check) selected (default: all); results in MART_NAMES order.
 
-    A mart whose blocking check fails stops the marts after it that read it (within this step);
-    they keep their previous tables and are left out of the results.
+    A mart whose selected blocking check fails stops the marts after it that read it (within
+    this step); they keep their previous tables and are left out of the results. A selected
+    check whose mart is not computed runs on the mart's current table. An error is raised after
+    the marts written before it have been reported.
     """
     cfg, strat = _mart_context(outcomeloop)
     now = run_now()
@@ -540,16 +589,28 @@ def compute_marts(
     chains = [chain for chain in chains if chain]
     with outcomeloop.connect(log) as con:
         if cfg.compute == "spark" or len(chains) < 2:
-            results = [r for c in chains for r in _run_chain(con, cfg, strat, now, c, log)]
+            outcomes = [_run_chain(con, cfg, strat, now, c, checks, log) for c in chains]
         else:
             con.execute(CACHE_DDL).fetchall()  # once, before the cursors use it
             with ThreadPoolExecutor(len(chains)) as pool:
                 futures = [
-                    pool.submit(_run_chain_on_cursor, con, cfg, strat, now, chain, log)
+                    pool.submit(_run_chain_on_cursor, con, cfg, strat, now, chain, checks, log)
                     for chain in chains
                 ]
-                results = [r for future in futures for r in future.result()]
-    return sorted(results, key=lambda r: MART_NAMES.index(r.name))
+                outcomes = [future.result() for future in futures]
+        results = [r for done, _ in outcomes for r in done]
+        errors = [error for _, error in outcomes if error is not None]
+        computed = {r.name for r in results}
+        check_only = sorted(
+            {mart for mart, _ in checks or ()} - computed - {n for c in chains for n in c}
+        )
+        for mart in check_only if not errors else []:
+            results.append(MartResult(mart, {}, _run_checks(con, strat, mart, checks), False))
+    yield from sorted(results, key=lambda r: MART_NAMES.index(r.name))
+    if errors:
+        for other in errors[1:]:
+            errors[0].add_note(f"another chain of marts failed too: {other!r}")
+        raise errors[0]
 
 
 @dg.multi_asset(
@@ -564,13 +625,12 @@ def compute_marts(
     ),
 )
 def marts(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
-    selected = {key.path[-1] for key in context.selected_asset_keys}
-    checks = context.selected_asset_check_keys
-    for result in compute_marts(outcomeloop, sorted(selected), context.log):
-        yield dg.MaterializeResult(asset_key=result.name, metadata=result.metadata)
-        for check in result.checks:
-            if dg.AssetCheckKey(check.asset_key, check.check_name) in checks:
-                yield check
+    selected = sorted(key.path[-1] for key in context.selected_asset_keys)
+    checks = {(c.asset_key.path[-1], c.name) for c in context.selected_asset_check_keys}
+    for result in compute_marts(outcomeloop, selected, context.log, checks):
+        if result.materialized:
+            yield dg.MaterializeResult(asset_key=result.name, metadata=result.metadata)
+        yield from result.checks
 
 
 MART_ASSETS = [marts]

@@ -172,18 +172,12 @@ def test_old_keys_are_pruned(home, monkeypatch):
 
 
 def test_a_failed_blocking_check_stops_the_marts_that_read_it(home, monkeypatch):
-    original = marts_module._MartRun.measure_values
+    def failing(con, strat):
+        return dg.AssetCheckResult(
+            check_name="nps_in_range", asset_key=dg.AssetKey("measure_values"), passed=False
+        )
 
-    def failing(self):
-        result = original(self)
-        result.checks = [
-            dg.AssetCheckResult(
-                check_name="nps_in_range", asset_key=dg.AssetKey("measure_values"), passed=False
-            )
-        ]
-        return result
-
-    monkeypatch.setattr(marts_module._MartRun, "measure_values", failing)
+    monkeypatch.setitem(marts_module._CHECK_FUNCTIONS, ("measure_values", "nps_in_range"), failing)
     resource = OutcomeLoopResource(home=str(home))
     done = [r.name for r in marts_module.compute_marts(resource)]
     assert "outcome_progress" not in done
@@ -195,3 +189,64 @@ def test_a_failed_blocking_check_stops_the_marts_that_read_it(home, monkeypatch)
         e.asset_key.path[-1] for e in result.get_asset_materialization_events() if e.asset_key
     }
     assert "outcome_progress" not in materialized and "serving" not in materialized
+
+
+def test_an_unselected_check_does_not_block(home, monkeypatch):
+    def failing(con, strat):
+        return dg.AssetCheckResult(
+            check_name="nps_in_range", asset_key=dg.AssetKey("measure_values"), passed=False
+        )
+
+    monkeypatch.setitem(marts_module._CHECK_FUNCTIONS, ("measure_values", "nps_in_range"), failing)
+    resource = OutcomeLoopResource(home=str(home))
+    done = {r.name: r for r in marts_module.compute_marts(resource, checks=set())}
+    assert "outcome_progress" in done and done["measure_values"].checks == []
+
+
+def test_a_check_selected_without_its_mart_runs_on_the_current_table(home):
+    resource = OutcomeLoopResource(home=str(home))
+    results = list(
+        marts_module.compute_marts(
+            resource, names=[], checks={("outcome_progress", "every_node_every_period")}
+        )
+    )
+    assert [(r.name, r.materialized) for r in results] == [("outcome_progress", False)]
+    assert [(c.check_name, c.passed) for c in results[0].checks] == [
+        ("every_node_every_period", True)
+    ]
+
+
+def test_an_error_in_one_chain_still_reports_the_marts_written_before_it(home, monkeypatch):
+    def broken(self):
+        raise RuntimeError("feedback_loop broke")
+
+    monkeypatch.setattr(marts_module._MartRun, "feedback_loop", broken)
+    resource = OutcomeLoopResource(home=str(home))
+    seen = []
+    with pytest.raises(RuntimeError, match="feedback_loop broke"):
+        for result in marts_module.compute_marts(resource):
+            seen.append(result.name)
+    # the other chain finished, and the same chain's marts before the error are reported
+    assert {"measure_values", "outcome_progress", "readiness_gates", "feedback_items"} <= set(seen)
+    assert "feedback_loop" not in seen and "readiness" not in seen
+
+
+def test_formula_files_changed_after_start_bypass_the_store(home, monkeypatch):
+    monkeypatch.setattr(compiled, "code_changed_since_import", lambda: ["measures.py"])
+    resource = OutcomeLoopResource(home=str(home))
+    sql = {r.name: r.metadata.get("sql") for r in marts_module.compute_marts(resource)}
+    assert sql["measure_values"] == "compiled, not stored (measures.py changed)"
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        created = con.execute("SELECT max(created_at) FROM ops.compiled_sql").fetchall()[0][0]
+    finally:
+        con.close()
+    monkeypatch.setattr(compiled, "code_changed_since_import", lambda: [])
+    assert _compute(home, monkeypatch)["measure_values"] == "stored"  # nothing new was stored
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        assert (
+            con.execute("SELECT max(created_at) FROM ops.compiled_sql").fetchall()[0][0] == created
+        )
+    finally:
+        con.close()
