@@ -104,27 +104,29 @@ def _ibis_type(sql_type: str, nullable: bool):
     return DuckDBType.from_string(sql_type, nullable=nullable)
 
 
-def _duckdb_event_tables(ib, *, with_schema: bool = False):
-    """`metrics.engine.duckdb_event_tables`, with every table's columns read in one catalog query
-    instead of one DESCRIBE per source. With `with_schema`, also those catalog rows (the events'
-    schema, part of the compiled SQL's key)."""
-    rows = ib.con.execute(
+def _events_schema(con) -> list[tuple]:
+    """Every `events.*` column with its type, in one catalog query (part of the SQL's key)."""
+    return con.execute(
         "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
         "WHERE table_catalog = current_database() AND table_schema = 'events' "
         "ORDER BY table_name, ordinal_position"
     ).fetchall()
+
+
+def _duckdb_event_tables(ib, schema: list[tuple] | None = None) -> dict[str, ibis.Table]:
+    """`metrics.engine.duckdb_event_tables`, built from one catalog query (`_events_schema`)
+    instead of one DESCRIBE per source."""
     columns: dict[str, dict] = {}
-    for table, column, sql_type, nullable in rows:
+    for table, column, sql_type, nullable in _events_schema(ib.con) if schema is None else schema:
         columns.setdefault(table, {})[column] = _ibis_type(sql_type, nullable == "YES")
     namespace = ops.Namespace(catalog=None, database="events")
-    tables = {
+    return {
         name: ops.DatabaseTable(
             name, schema=ibis.schema(columns[name]), source=ib, namespace=namespace
         ).to_expr()
         for name in SOURCES
         if name in columns
     }
-    return (tables, rows) if with_schema else tables
 
 
 def _gates_input(ib, events, strat: Strategy, now: datetime, cfg: Settings) -> ibis.Table:
@@ -299,23 +301,29 @@ class _MartRun:
     """One step's marts: one warehouse connection, one parse of the strategy and the events'
     catalog, and each mart's SQL from `ops.compiled_sql` when its inputs have not changed."""
 
-    def __init__(self, con, cfg: Settings, strat: Strategy, now: datetime) -> None:
+    def __init__(
+        self, con, cfg: Settings, strat: Strategy, now: datetime, schema: list | None = None
+    ) -> None:
         self.con, self.cfg, self.strat, self.now = con, cfg, strat, now
         self.ib = ibis.duckdb.from_connection(con)
         self.spark = cfg.compute == "spark"
         self._events: dict[str, ibis.Table] | None = None
         self.compiled: CompiledSQL | None = None
         if not self.spark:
-            self._events, schema = _duckdb_event_tables(self.ib, with_schema=True)
-            self.compiled = CompiledSQL(con, self.ib, strat.model_dump_json(), schema)
+            self.schema = _events_schema(con) if schema is None else schema
+            self.compiled = CompiledSQL(con, self.ib, strat.model_dump_json(), self.schema)
             con.execute(
                 f"SET VARIABLE {RUN_CLOCK_VARIABLE} = TIMESTAMP '{utc_naive(now)}'"
             ).fetchall()
 
     @property
     def events(self) -> dict[str, ibis.Table]:
+        """The events as Ibis tables (built on first use: a stored SQL needs none)."""
         if self._events is None:
-            self._events = event_tables(self.ib, self.cfg)
+            if self.spark:
+                self._events = event_tables(self.ib, self.cfg)
+            else:
+                self._events = _duckdb_event_tables(self.ib, self.schema)
         return self._events
 
     def write(self, name: str, build: Callable[[], ibis.Table], extra: tuple = ()) -> int:
@@ -393,8 +401,9 @@ class _MartRun:
         from metrics.feedback import feedback_items as compute
 
         now = self.now if self.spark else run_clock()
-        gates = self.gates()
-        rows = self.write("feedback_items", lambda: compute(self.events, self.strat, gates, now))
+        rows = self.write(
+            "feedback_items", lambda: compute(self.events, self.strat, self.gates(), now)
+        )
         by_status = self.con.execute(
             "SELECT status, count(*) FROM marts.feedback_items GROUP BY status ORDER BY status"
         ).fetchall()
@@ -404,17 +413,18 @@ class _MartRun:
         )
 
     def feedback_loop(self) -> MartResult:
+        from metrics.feedback import feedback_items as compute_items
         from metrics.feedback import feedback_loop as compute
 
-        if self.spark:  # items and gates from the same Spark session (issue 10)
-            from metrics.feedback import feedback_items as compute_items
-
+        def build() -> ibis.Table:  # (only on a miss: reading the tables' schemas costs too)
             gates = self.gates()
-            items = compute_items(self.events, self.strat, gates, self.now)
-        else:
-            items = self.ib.table("feedback_items", database="marts")
-            gates = self.ib.table("readiness_gates", database="marts")
-        rows = self.write("feedback_loop", lambda: compute(items, gates, self.strat))
+            if self.spark:  # items from the same Spark session (issue 10)
+                items = compute_items(self.events, self.strat, gates, self.now)
+            else:
+                items = self.ib.table("feedback_items", database="marts")
+            return compute(items, gates, self.strat)
+
+        rows = self.write("feedback_loop", build)
         lo, hi = self.con.execute(
             "SELECT min(period_start), max(period_start) FROM marts.feedback_loop"
         ).fetchall()[0]
@@ -502,8 +512,8 @@ _CHECK_FUNCTIONS = {
 #: Marts that read one another run in order in one chain; the chains are independent, so on
 #: DuckDB they run at the same time, each on its own cursor of the step's connection.
 _CHAINS = [
-    ["readiness_gates", "feedback_items", "feedback_loop", "readiness"],
-    ["measure_values", "outcome_progress"],
+    ["readiness_gates", "feedback_items", "feedback_loop"],
+    ["measure_values", "outcome_progress", "readiness"],
 ]
 
 
@@ -516,11 +526,11 @@ def _run_checks(con, strat: Strategy, mart: str, checks) -> list[dg.AssetCheckRe
 
 
 def _run_chain(
-    con, cfg: Settings, strat: Strategy, now: datetime, chain: list[str], checks, log
+    con, cfg: Settings, strat: Strategy, now: datetime, chain: list[str], checks, log, schema
 ) -> tuple[list[MartResult], BaseException | None]:
     """Compute the marts of `chain` in order with their selected checks; a failed check stops
     the marts that read its mart. An error stops the chain: the results so far and the error."""
-    run = _MartRun(con, cfg, strat, now)
+    run = _MartRun(con, cfg, strat, now, schema)
     failed: set[str] = set()
     results: list[MartResult] = []
     try:
@@ -589,12 +599,15 @@ def compute_marts(
     chains = [chain for chain in chains if chain]
     with outcomeloop.connect(log) as con:
         if cfg.compute == "spark" or len(chains) < 2:
-            outcomes = [_run_chain(con, cfg, strat, now, c, checks, log) for c in chains]
+            outcomes = [_run_chain(con, cfg, strat, now, c, checks, log, None) for c in chains]
         else:
             con.execute(CACHE_DDL).fetchall()  # once, before the cursors use it
+            schema = _events_schema(con)  # once for both cursors
             with ThreadPoolExecutor(len(chains)) as pool:
                 futures = [
-                    pool.submit(_run_chain_on_cursor, con, cfg, strat, now, chain, checks, log)
+                    pool.submit(
+                        _run_chain_on_cursor, con, cfg, strat, now, chain, checks, log, schema
+                    )
                     for chain in chains
                 ]
                 outcomes = [future.result() for future in futures]
