@@ -1,3 +1,9 @@
 """OutcomeLoop's Dagster code location: ingestion, marts, the published snapshot, automation."""
 
-import metrics  # noqa: E402,F401  (metrics.LOADED_AT is taken before any pipelines module is read)
+from pathlib import Path
+
+from metrics import source_stats
+
+#: The files that shape the marts' SQL here, as they were before any pipelines module was read
+#: (see metrics.SOURCE_STATS and pipelines/compiled.py).
+SOURCE_STATS = source_stats(Path(__file__).with_name(n) for n in ("marts.py", "compiled.py"))

@@ -82,11 +82,18 @@ def _instance_init_lock(home: Path) -> Iterator[None]:
     """Serialize opening the Dagster instance across processes on this host: on a fresh
     DAGSTER_HOME, two `outcomeloop run`s starting together would both create the SQLite tables
     and one would fail ("UNIQUE constraint failed: alembic_version")."""
-    import fcntl
-
     home.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock (the race needs two first runs at once)
+        yield
+        return
     with open(home / ".instance-init.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError:  # a file system without flock: carry on without it
+            yield
+            return
         try:
             yield
         finally:
@@ -111,8 +118,10 @@ def prepare_instance(cfg: Settings) -> Path:
     if cfg.pg_url and not any(line.startswith("storage:") for line in text.splitlines()):
         text = text.rstrip("\n") + "\n" + POSTGRES_STORAGE
     # --- end PostgreSQL instance ---
-    if text != original:
-        target.write_text(text)
+    if text != original:  # whole or not at all: another process may be reading it
+        partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        partial.write_text(text)
+        os.replace(partial, target)
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ["OUTCOMELOOP_HOME"] = str(cfg.home)
     return home
@@ -158,11 +167,11 @@ def materialize_all(cfg: Settings, selection=None, tags: dict | None = None):
     when `dagster dev` runs beside us)."""
     import dagster as dg
 
-    prepare_instance(cfg)
     from pipelines.definitions import ALL_ASSETS
     from pipelines.resources import OutcomeLoopResource
 
     with _instance_init_lock(cfg.dagster_home):  # two first runs would both create its tables
+        prepare_instance(cfg)
         instance = dg.DagsterInstance.get()
     try:
         release_dead_runs(instance)

@@ -8,8 +8,13 @@ EVERY input that can change it:
 - the mart's name and the `extra` values its builder reads (e.g. readiness_gates' period spine);
 - the parsed strategy (its canonical JSON, so a re-formatted file with the same meaning hits);
 - the `events.*` tables and their column types, as the catalog reports them;
-- the code that builds and compiles the expressions (every file of `metrics/`, this file and
+- the code that builds and compiles the expressions (every file of `metrics/` but spark.py, this file and
   `pipelines/marts.py`) and the versions of ibis, sqlglot and duckdb.
+
+The fingerprint hashes the files on disk; it is taken when this module is imported, right after
+every formula module is, and trusted only if none of those files changed since the process first
+imported its package (`metrics.SOURCE_STATS`, `pipelines.SOURCE_STATS`): otherwise the code
+running here may not be the code hashed, and the store is neither read nor written.
 
 Anything else a builder needs that varies between runs must be a SQL-side input, not a literal:
 the run's clock is the DuckDB variable `outcomeloop_now` (see `metrics.engine.run_clock`). Small
@@ -22,6 +27,7 @@ same table as a fresh compile.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,10 +40,14 @@ import ibis.expr.operations as ops
 import pyarrow as pa
 
 import metrics
+import pipelines
 
-#: Every file whose code shapes a mart's SQL.
+#: Every file whose code shapes a mart's SQL (metrics/spark.py only runs the same expressions on
+#: Spark, where nothing is stored).
 _CODE = [
-    *sorted((Path(__file__).parents[1] / "metrics").glob("*.py")),
+    *sorted(
+        p for p in (Path(__file__).parents[1] / "metrics").glob("*.py") if p.name != "spark.py"
+    ),
     Path(__file__),
     Path(__file__).with_name("marts.py"),
 ]
@@ -52,6 +62,13 @@ CREATE TABLE IF NOT EXISTS ops.compiled_sql (
 )"""
 
 
+def _load_formula_modules() -> None:
+    """Import every module hashed below now, so the code this process runs is what is hashed."""
+    for path in _CODE:
+        if path.parent.name == "metrics" and path.stem != "__init__":
+            importlib.import_module(f"metrics.{path.stem}")
+
+
 @cache
 def code_fingerprint() -> str:
     """A digest of the code and library versions that turn a strategy into SQL."""
@@ -63,13 +80,23 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def code_changed_since_import() -> list[str]:
-    """The formula files modified after this process imported the library.
+def _changed_before_fingerprint() -> list[str]:
+    """Hashed files replaced between the process's first import of them and the hashing."""
+    before = {**metrics.SOURCE_STATS, **pipelines.SOURCE_STATS}
+    now = metrics.source_stats(_CODE)
+    return sorted(Path(p).name for p, stat in now.items() if before.get(p) != stat)
 
-    Their content (hashed by `code_fingerprint`) may not be the code this process runs, so the
-    fingerprint could name the wrong code: the stored SQL is then neither used nor stored.
-    """
-    return [p.name for p in _CODE if p.stat().st_mtime > metrics.LOADED_AT]
+
+_load_formula_modules()
+code_fingerprint()
+#: Non-empty when the fingerprint may not name the code running here (a formula file was
+#: replaced while the process started): stored SQL is then neither used nor stored.
+_UNTRUSTED = _changed_before_fingerprint()
+
+
+def code_changed_since_import() -> list[str]:
+    """The formula files replaced after this process started reading them (see `_UNTRUSTED`)."""
+    return _UNTRUSTED
 
 
 def cache_key(mart: str, strategy_json: str, schema: Sequence[tuple], extra: Sequence = ()) -> str:
@@ -120,7 +147,8 @@ def select_sql(backend, expr: ibis.Table) -> str:
 @dataclass
 class CompiledSQL:
     """Per-connection access to `ops.compiled_sql`; `hits`, `misses` and `bypassed` (compiled
-    without the store because formula files changed after this process started) name the marts."""
+    without the store because formula files were replaced while this process loaded them) name the
+    marts."""
 
     con: object
     backend: object

@@ -6,6 +6,7 @@ give the same table). Declarative automation keeps them current after ingestion;
 is an input too, so editing a target recomputes them.
 """
 
+import contextlib
 import functools
 import hashlib
 import time
@@ -530,10 +531,11 @@ def _run_chain(
 ) -> tuple[list[MartResult], BaseException | None]:
     """Compute the marts of `chain` in order with their selected checks; a failed check stops
     the marts that read its mart. An error stops the chain: the results so far and the error."""
-    run = _MartRun(con, cfg, strat, now, schema)
     failed: set[str] = set()
     results: list[MartResult] = []
+    run = None
     try:
+        run = _MartRun(con, cfg, strat, now, schema)
         for name in chain:
             blocked = _MART_DEPS[name] & failed
             if blocked:
@@ -559,24 +561,32 @@ def _run_chain(
                 result.metadata["sql"] = f"compiled, not stored ({', '.join(files)} changed)"
                 if log is not None:
                     log.warning(
-                        f"{name}: formula files changed since this process started "
+                        f"{name}: formula files were replaced while this process loaded them "
                         f"({', '.join(files)}); its SQL was compiled and not stored"
                     )
             results.append(result)
     except Exception as exc:  # the marts already written are still reported
         return results, exc
     finally:
-        run.close()
+        if run is not None:
+            with contextlib.suppress(Exception):  # never hides the chain's result or error
+                run.close()
     return results, None
 
 
 def _run_chain_on_cursor(con, *args) -> tuple[list[MartResult], BaseException | None]:
-    cursor = con.cursor()  # its own transactions, settings and temporary objects
+    try:
+        cursor = con.cursor()  # its own transactions, settings and temporary objects
+    except Exception as exc:
+        return [], exc
     try:
         configure(cursor)
         return _run_chain(cursor, *args)
+    except Exception as exc:
+        return [], exc
     finally:
-        cursor.close()
+        with contextlib.suppress(Exception):
+            cursor.close()
 
 
 def compute_marts(
@@ -590,8 +600,10 @@ def compute_marts(
 
     A mart whose selected blocking check fails stops the marts after it that read it (within
     this step); they keep their previous tables and are left out of the results. A selected
-    check whose mart is not computed runs on the mart's current table. An error is raised after
-    the marts written before it have been reported.
+    check whose mart is not computed runs on the mart's current table, after the computed marts
+    (so it compares that table with the marts just written). An error is raised after the marts
+    written before it have been reported: iterate to the end (the work happens on the first
+    `next`; a consumer that stops early never sees the error).
     """
     cfg, strat = _mart_context(outcomeloop)
     now = run_now()

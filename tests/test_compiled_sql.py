@@ -7,6 +7,7 @@ here on its own, and every mart table after a hit is compared with a fresh compi
 from __future__ import annotations
 
 import shutil
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -251,3 +252,35 @@ def test_formula_files_changed_after_start_bypass_the_store(home, monkeypatch):
         )
     finally:
         con.close()
+
+
+def test_a_formula_file_replaced_while_the_process_started_is_detected(monkeypatch):
+    import metrics
+
+    assert compiled._changed_before_fingerprint() == []
+    measures = next(str(p) for p in compiled._CODE if p.name == "measures.py")
+    mtime_ns, size, inode = metrics.SOURCE_STATS[measures]
+    replaced = {**metrics.SOURCE_STATS, measures: (mtime_ns - 10**9, size, inode)}
+    monkeypatch.setattr(metrics, "SOURCE_STATS", replaced)  # e.g. `cp -p` of an older copy
+    assert compiled._changed_before_fingerprint() == ["measures.py"]
+
+
+def test_a_chain_that_fails_to_start_still_lets_the_other_report(home, monkeypatch):
+    original = marts_module._MartRun.__init__
+    calls, lock = [], threading.Lock()
+
+    def init(self, *args, **kwargs):
+        with lock:
+            calls.append(1)
+            first = len(calls) == 1
+        if first:  # whichever chain starts first fails before computing anything
+            raise RuntimeError("setup failed")
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(marts_module._MartRun, "__init__", init)
+    seen = []
+    with pytest.raises(RuntimeError, match="setup failed"):
+        for result in marts_module.compute_marts(OutcomeLoopResource(home=str(home))):
+            seen.append(result.name)
+    chains = [sorted(chain) for chain in marts_module._CHAINS]
+    assert sorted(seen) in chains  # the other chain's marts, all reported
