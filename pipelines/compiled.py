@@ -8,8 +8,8 @@ EVERY input that can change it:
 - the mart's name and the `extra` values its builder reads (e.g. readiness_gates' period spine);
 - the parsed strategy (its canonical JSON, so a re-formatted file with the same meaning hits);
 - the `events.*` tables and their column types, as the catalog reports them;
-- the code that builds and compiles the expressions (every file of `metrics/` but spark.py, this file and
-  `pipelines/marts.py`) and the versions of ibis, sqlglot and duckdb.
+- the code that builds and compiles the expressions (every file of `metrics/` but spark.py, this
+  file and `pipelines/marts.py`) and the versions of ibis, sqlglot and duckdb.
 
 The fingerprint hashes the files on disk; it is taken when this module is imported, right after
 every formula module is, and trusted only if none of those files changed since the process first
