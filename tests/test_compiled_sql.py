@@ -22,11 +22,12 @@ from pipelines.cli import materialize_all
 from pipelines.resources import OutcomeLoopResource
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pipeline"
-NOW = datetime(2025, 3, 20, 12, 0, 0)
+NOW = datetime(2025, 3, 20, 12, 0, 0)  # as in tests/test_pipeline.py
 
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
+    """The whole-graph fixture of tests/test_pipeline.py, ingested and computed once."""
     shutil.copytree(FIXTURE, tmp_path, dirs_exist_ok=True)
     monkeypatch.setenv("OUTCOMELOOP_HOME", str(tmp_path))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
@@ -172,13 +173,19 @@ def test_old_keys_are_pruned(home, monkeypatch):
     assert kept == compiled.KEEP_PER_MART
 
 
-def test_a_failed_blocking_check_stops_the_marts_that_read_it(home, monkeypatch):
+@pytest.fixture
+def failing_nps_check(monkeypatch):
+    """measure_values' blocking check `nps_in_range` fails, whatever the table holds."""
+
     def failing(con, strat):
         return dg.AssetCheckResult(
             check_name="nps_in_range", asset_key=dg.AssetKey("measure_values"), passed=False
         )
 
     monkeypatch.setitem(marts_module._CHECK_FUNCTIONS, ("measure_values", "nps_in_range"), failing)
+
+
+def test_a_failed_blocking_check_stops_the_marts_that_read_it(home, failing_nps_check):
     resource = OutcomeLoopResource(home=str(home))
     done = [r.name for r in marts_module.compute_marts(resource)]
     assert "outcome_progress" not in done
@@ -192,13 +199,7 @@ def test_a_failed_blocking_check_stops_the_marts_that_read_it(home, monkeypatch)
     assert "outcome_progress" not in materialized and "serving" not in materialized
 
 
-def test_an_unselected_check_does_not_block(home, monkeypatch):
-    def failing(con, strat):
-        return dg.AssetCheckResult(
-            check_name="nps_in_range", asset_key=dg.AssetKey("measure_values"), passed=False
-        )
-
-    monkeypatch.setitem(marts_module._CHECK_FUNCTIONS, ("measure_values", "nps_in_range"), failing)
+def test_an_unselected_check_does_not_block(home, failing_nps_check):
     resource = OutcomeLoopResource(home=str(home))
     done = {r.name: r for r in marts_module.compute_marts(resource, checks=set())}
     assert "outcome_progress" in done and done["measure_values"].checks == []
