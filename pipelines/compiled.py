@@ -166,11 +166,8 @@ class CompiledSQL:
         """The SELECT of `mart`: stored, or built with `build()`, compiled and stored."""
         changed = code_changed_since_import()
         if changed:  # the fingerprint may not describe the code running here: compile only
-            expr = build()
-            for name, table in _memtables(expr).items():
-                self._register(name, table)
             self.bypassed.append((mart, changed))
-            return select_sql(self.backend, expr)
+            return self._compile(build)[0]
         key = cache_key(mart, self.strategy_json, self.schema, extra)
         rows = self.con.execute(
             "SELECT sql, memtables FROM ops.compiled_sql WHERE key = ?", [key]
@@ -181,11 +178,7 @@ class CompiledSQL:
                 self._register(table["name"], _from_ipc(table["ipc"]))
             self.hits.append(mart)
             return sql
-        expr = build()
-        memtables = _memtables(expr)
-        for name, table in memtables.items():
-            self._register(name, table)
-        sql = select_sql(self.backend, expr)
+        sql, memtables = self._compile(build)
         self.con.execute(
             "DELETE FROM ops.compiled_sql WHERE mart = ? AND key NOT IN (SELECT key FROM "
             "ops.compiled_sql WHERE mart = ? ORDER BY created_at DESC LIMIT ?)",
@@ -197,6 +190,14 @@ class CompiledSQL:
         ).fetchall()
         self.misses.append(mart)
         return sql
+
+    def _compile(self, build: Callable[[], ibis.Table]) -> tuple[str, dict[str, pa.Table]]:
+        """`build()` compiled, its in-memory tables registered on the connection."""
+        expr = build()
+        memtables = _memtables(expr)
+        for name, table in memtables.items():
+            self._register(name, table)
+        return select_sql(self.backend, expr), memtables
 
     def _register(self, name: str, table: pa.Table) -> None:
         if name not in self._registered:

@@ -366,9 +366,7 @@ class _MartRun:
         from metrics.readiness import readiness as compute
 
         rows = self.write("readiness", lambda: compute(self.events, self.strat))
-        units = self.con.execute("SELECT count(DISTINCT unit) FROM marts.readiness").fetchall()[0][
-            0
-        ]
+        [(units,)] = self.con.execute("SELECT count(DISTINCT unit) FROM marts.readiness").fetchall()
         return MartResult("readiness", {"dagster/row_count": rows, "units": units})
 
     def readiness_gates(self) -> MartResult:
