@@ -26,11 +26,11 @@ import duckdb
 
 from metrics.config import REPO_ROOT
 from metrics.sources import SourceConfig, SourcesConfig, load_sources
-from metrics.warehouse import connect, ensure_schema
+from metrics.store.warehouse import connect, ensure_schema
 
 #: The canonical NPS columns, in the order DESIGN.md lists them.
 CANONICAL_COLUMNS = ("response_id", "responded_at", "unit", "score", "account_id", "comment")
-#: The memory limit the pipeline's resource gives DuckDB (pipelines.resources).
+#: The memory limit the pipeline's resource gives DuckDB (pipelines.defs.resources).
 MEMORY_LIMIT = "4GB"
 
 Say = Callable[[str], None]

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from benchmarks.ingest import new_qualtrics_export
 from metrics.config import REPO_ROOT, WORKSPACE_YAML, settings
-from metrics.warehouse import query_snapshot
+from metrics.store.warehouse import query_snapshot
 
 Say = Callable[[str], None]
 

@@ -25,8 +25,8 @@ import duckdb
 
 from benchmarks import pandas_peer
 from metrics.schemas import SOURCES
+from metrics.store.warehouse import connect
 from metrics.strategy import load_strategy
-from metrics.warehouse import connect
 
 Say = Callable[[str], None]
 
@@ -107,8 +107,8 @@ def _marts(home: Path, subset: set[str] | None = None) -> dict[str, float]:
     seconds in all (`total`) and per mart (as each mart reports; independent marts overlap)."""
     import dagster as dg
 
-    from pipelines.marts import marts
-    from pipelines.resources import OutcomeLoopResource
+    from pipelines.defs.marts import marts
+    from pipelines.defs.resources import OutcomeLoopResource
 
     step = marts
     if subset is not None:

@@ -2,7 +2,7 @@
 
 The dashboard reads `$OUTCOMELOOP_HOME/serving/current.duckdb` and nothing else (not the warehouse,
 not strategy.yaml: the strategy travels inside the snapshot). Each query goes through
-`metrics.warehouse.query_snapshot`, which attaches the file READ_ONLY from a fresh in-memory
+`metrics.store.warehouse.query_snapshot`, which attaches the file READ_ONLY from a fresh in-memory
 connection, runs one statement and closes, so the pipeline can swap in a new snapshot at any time.
 
 Values from widgets reach SQL only as parameters. Results are cached with `st.cache_data`, keyed on
@@ -26,7 +26,7 @@ import streamlit as st
 
 from metrics.config import settings
 from metrics.schemas import ALL_UNITS
-from metrics.warehouse import query_snapshot
+from metrics.store.warehouse import query_snapshot
 
 CACHE_TTL_SECONDS = 600
 #: Rows at most in a drill-down or item list (the page says when there are more).

@@ -35,7 +35,7 @@ _IBIS_TYPES = {
 def from_utc_timestamp(ts: dt.timestamp, tz: str) -> dt.timestamp:  # type: ignore[empty-body]
     """A UTC wall-clock timestamp as the wall-clock time in zone `tz`.
 
-    Spark has FROM_UTC_TIMESTAMP natively; on DuckDB `metrics.warehouse.connect` defines a temp
+    Spark has FROM_UTC_TIMESTAMP natively; on DuckDB `metrics.store.warehouse.connect` defines a temp
     macro of the same name, so the expression compiles to the same call on both engines.
     """
 
@@ -62,7 +62,7 @@ def run_clock() -> ibis.TimestampValue:
 def duckdb_event_tables(ib_con) -> dict[str, ibis.Table]:
     """The `events.<source>` tables of an Ibis DuckDB backend, keyed by source name.
 
-    `ib_con` is `ibis.duckdb.from_connection(con)` on a connection from `metrics.warehouse.connect`
+    `ib_con` is `ibis.duckdb.from_connection(con)` on a connection from `metrics.store.warehouse.connect`
     (which defines the `from_utc_timestamp` macro). Only sources whose table exists are returned.
     """
     # (Ibis 12's `list_tables` does not work with DuckDB 2, so ask for each table instead.)

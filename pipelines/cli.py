@@ -167,8 +167,7 @@ def materialize_all(cfg: Settings, selection=None, tags: dict | None = None):
     when `dagster dev` runs beside us)."""
     import dagster as dg
 
-    from pipelines.definitions import ALL_ASSETS
-    from pipelines.resources import OutcomeLoopResource
+    from pipelines.definitions import defs
 
     with _instance_init_lock(cfg.dagster_home):  # two first runs would both create its tables
         prepare_instance(cfg)
@@ -176,9 +175,8 @@ def materialize_all(cfg: Settings, selection=None, tags: dict | None = None):
     try:
         release_dead_runs(instance)
         return dg.materialize(
-            ALL_ASSETS,
+            defs.get_repository_def().asset_graph.assets_defs,
             instance=instance,
-            resources={"outcomeloop": OutcomeLoopResource()},
             selection=selection,
             raise_on_error=False,
             tags={"outcomeloop/trigger": "cli", **_process_tags(), **(tags or {})},
@@ -310,7 +308,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _wait_for_warehouse(cfg: Settings, wait_seconds: float = 600) -> None:
     """Say on the terminal when another process (`dagster dev`, a second `outcomeloop run`)
     holds the warehouse, and wait for it; the assets wait again should it be taken in between."""
-    from metrics.warehouse import WarehouseBusy, warehouse
+    from metrics.store.warehouse import WarehouseBusy, warehouse
 
     def say(message: str) -> None:
         print(f"waiting: {message} (up to {wait_seconds:.0f}s)", flush=True)
@@ -325,8 +323,8 @@ def _wait_for_warehouse(cfg: Settings, wait_seconds: float = 600) -> None:
 def cmd_reload(args: argparse.Namespace) -> int:
     from metrics.schemas import SOURCES
     from metrics.sources import load_sources
+    from metrics.store.warehouse import ensure_schema, warehouse
     from metrics.strategy import load_strategy
-    from metrics.warehouse import ensure_schema, warehouse
     from pipelines.ingestion import landed_files
     from pipelines.ingestion.loader import reload_source
 
@@ -369,7 +367,7 @@ def cmd_reload(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from metrics.warehouse import query_snapshot
+    from metrics.store.warehouse import query_snapshot
 
     cfg = settings()
     print(f"OUTCOMELOOP_HOME  {cfg.home}")

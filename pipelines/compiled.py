@@ -49,7 +49,7 @@ _CODE = [
         p for p in (Path(__file__).parents[1] / "metrics").glob("*.py") if p.name != "spark.py"
     ),
     Path(__file__),
-    Path(__file__).with_name("marts.py"),
+    Path(__file__).parent / "defs" / "marts.py",
 ]
 _LIBRARIES = ("ibis-framework", "sqlglot", "duckdb")
 #: How many keys to keep per mart (older ones are deleted when a new one is stored).

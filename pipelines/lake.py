@@ -10,7 +10,7 @@ and restated rows live there). After a source loads, its events table is exporte
 is for dates). It is only a storage layout for pruning; reporting periods are still bucketed by
 the formulas in the strategy's time zone. Two sources have a column of their own named `period`
 (`revenue`, `cost`); the lake stores it as `period_date` so it does not collide with the partition
-column, and `metrics.spark.spark_event_tables` renames it back.
+column, and `metrics.store.spark.spark_event_tables` renames it back.
 
 A source is rewritten whole (restated rows replace earlier ones anywhere in its history) into a
 staging folder, which then takes the place of the old folder with two renames: a reader sees the
@@ -32,7 +32,7 @@ from pathlib import Path
 import duckdb
 
 from metrics.schemas import SOURCES
-from metrics.spark import LAKE_PARTITION_COLUMN, LAKE_RENAMED_PERIOD, lake_source_dir
+from metrics.store.spark import LAKE_PARTITION_COLUMN, LAKE_RENAMED_PERIOD, lake_source_dir
 
 #: Written next to the Parquet files; Spark skips files whose name starts with `_`.
 FINGERPRINT_FILE = "_outcomeloop_export.json"

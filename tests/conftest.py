@@ -8,9 +8,9 @@ from typing import Any
 import ibis
 import pytest
 
-from metrics import warehouse
 from metrics.engine import duckdb_event_tables
 from metrics.schemas import SOURCES
+from metrics.store import warehouse
 from metrics.strategy import Strategy
 
 

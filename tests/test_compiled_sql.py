@@ -17,9 +17,9 @@ import pytest
 
 from metrics.config import settings
 from pipelines import compiled
-from pipelines import marts as marts_module
 from pipelines.cli import materialize_all
-from pipelines.resources import OutcomeLoopResource
+from pipelines.defs import marts as marts_module
+from pipelines.defs.resources import OutcomeLoopResource
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pipeline"
 NOW = datetime(2025, 3, 20, 12, 0, 0)  # as in tests/test_pipeline.py

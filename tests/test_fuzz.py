@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from metrics.config import REPO_ROOT
 from metrics.sources import SourcesConfig, validate_sources
-from metrics.warehouse import connect, ensure_schema
+from metrics.store.warehouse import connect, ensure_schema
 from pipelines.ingestion import ingest_files
 
 NOW = datetime(2025, 5, 1, 12, 0, 0)
@@ -508,7 +508,7 @@ resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
 from datetime import datetime
 from pathlib import Path
 from metrics.sources import validate_sources
-from metrics.warehouse import connect, ensure_schema
+from metrics.store.warehouse import connect, ensure_schema
 from pipelines.ingestion import ingest_files
 
 folder = Path(sys.argv[1])

@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from metrics.sources import SourcesConfig, validate_sources
-from metrics.warehouse import connect, ensure_schema
+from metrics.store.warehouse import connect, ensure_schema
 from pipelines.ingestion import (
     FileOutcome,
     ingest_files,
@@ -726,7 +726,7 @@ def test_events_stamped_more_than_a_day_in_the_future_are_quarantined(tmp_path):
     """A clock or export error must not reach the marts (the no_future_timestamps check holds)."""
     from datetime import datetime as _dt
 
-    import metrics.warehouse as wh
+    import metrics.store.warehouse as wh
     from metrics.sources import SourcesConfig
     from pipelines.ingestion.loader import ingest_files
 

@@ -28,9 +28,9 @@ import pytest
 from metrics.config import REPO_ROOT, settings
 from metrics.measures import measure_values as compute_measure_values
 from metrics.strategy import load_strategy
-from pipelines import marts as marts_module
-from pipelines.marts import write_mart
-from pipelines.sensors import SETTLE_SECONDS, evaluate_inbox
+from pipelines.defs import marts as marts_module
+from pipelines.defs.marts import write_mart
+from pipelines.defs.sensors import SETTLE_SECONDS, evaluate_inbox
 from tests.snapshot_factory import MAR, make_snapshot
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pipeline"

@@ -15,9 +15,9 @@ import duckdb
 import pytest
 
 from metrics.config import settings
-from metrics.warehouse import query_snapshot
-from pipelines import marts as marts_module
+from metrics.store.warehouse import query_snapshot
 from pipelines.cli import materialize_all
+from pipelines.defs import marts as marts_module
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pipeline"
 NOW = datetime(2025, 3, 20, 12, 0, 0)

@@ -172,7 +172,7 @@ def test_whole_graph_runs_on_a_postgres_instance(postgres_url, tmp_path, monkeyp
 
     from pipelines import demo
     from pipelines.cli import materialize_all
-    from pipelines.sensors import inbox_sensor
+    from pipelines.defs.sensors import inbox_sensor
 
     home = tmp_path / "home"
     demo.generate(home, months=2, scale=0.02, until=date(2026, 6, 30), progress=None)

@@ -30,11 +30,11 @@ import pytest
 
 from metrics.config import REPO_ROOT, settings
 from metrics.sources import SourcesConfig, load_sources, validate_sources
+from metrics.store.warehouse import connect, ensure_schema, query_snapshot
 from metrics.strategy import file_sha256, load_strategy
-from metrics.warehouse import connect, ensure_schema, query_snapshot
-from pipelines import marts as marts_module
+from pipelines.defs import marts as marts_module
+from pipelines.defs.serving import publish_snapshot
 from pipelines.ingestion import ingest_files, landed_files, loader
-from pipelines.serving import publish_snapshot
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pipeline"
 NOW = datetime(2025, 3, 20, 12, 0, 0)
@@ -146,7 +146,7 @@ from datetime import datetime
 from pathlib import Path
 
 from metrics.sources import validate_sources
-from metrics.warehouse import connect, ensure_schema
+from metrics.store.warehouse import connect, ensure_schema
 from pipelines.ingestion import ingest_files, landed_files, loader
 
 home, point, marker = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
@@ -336,8 +336,8 @@ from pathlib import Path
 
 from metrics.sources import load_sources
 from metrics.strategy import load_strategy
-from metrics.warehouse import connect, ensure_schema
-from pipelines import serving
+from metrics.store.warehouse import connect, ensure_schema
+from pipelines.defs import serving
 
 home, marker = Path(sys.argv[1]), Path(sys.argv[2])
 original = serving._responses
@@ -416,7 +416,7 @@ import json, os, sys, time
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipelines.resources import OutcomeLoopResource
+from pipelines.defs.resources import OutcomeLoopResource
 
 log = Path(sys.argv[1])
 original = OutcomeLoopResource.connect
@@ -502,7 +502,7 @@ def _field(text: str, prefix: str, word: str) -> str:
 READER_SCRIPT = r"""
 import json, sys, time
 from pathlib import Path
-from metrics.warehouse import query_snapshot
+from metrics.store.warehouse import query_snapshot
 
 snapshot, stop, report = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 reads, errors, seen = 0, [], set()

@@ -8,7 +8,7 @@ import time
 import dagster as dg
 import pytest
 
-from pipelines.sensors import inbox_sensor, strategy_sensor
+from pipelines.defs.sensors import inbox_sensor, strategy_sensor
 
 
 @pytest.fixture

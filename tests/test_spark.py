@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from metrics import warehouse
 from metrics.config import settings
+from metrics.store import warehouse
 from pipelines.lake import FINGERPRINT_FILE, export_source_to_lake, sync_lake
 
 MARTS = (
@@ -152,7 +152,7 @@ def spark():
     pytest.importorskip("pyspark", reason="pyspark is not installed (pip install '.[spark]')")
     if not _java_works():
         pytest.skip("no working `java` on the PATH: a local Spark session needs Java 17 or 21")
-    from metrics.spark import spark_session
+    from metrics.store.spark import spark_session
 
     cfg = settings({"OUTCOMELOOP_SPARK_MASTER": "local[2]"})
     session = spark_session(cfg, {"spark.sql.shuffle.partitions": "4"})
@@ -163,7 +163,7 @@ def spark():
 @pytest.mark.spark
 def test_spark_event_tables_read_the_lake_with_the_warehouse_types(spark, tmp_path):
     from metrics.engine import source_schema
-    from metrics.spark import spark_event_tables
+    from metrics.store.spark import spark_event_tables
 
     con = _warehouse_with({"revenue": REVENUE, "nps": NPS})
     try:
@@ -238,10 +238,10 @@ def _run(home: Path, compute: str, monkeypatch) -> tuple[float, object]:
 
 @pytest.mark.spark
 def test_every_mart_on_spark_equals_duckdb_on_the_demo_data(spark, tmp_path, monkeypatch):
-    import pipelines.marts
+    import pipelines.defs.marts
     from pipelines import demo
 
-    monkeypatch.setattr(pipelines.marts, "run_now", lambda: FIXED_NOW)
+    monkeypatch.setattr(pipelines.defs.marts, "run_now", lambda: FIXED_NOW)
     duck_home, spark_home = tmp_path / "duckdb", tmp_path / "spark"
     demo.generate(duck_home, months=6, scale=0.05, until=date(2026, 6, 30), progress=None)
     shutil.copytree(duck_home, spark_home)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from metrics.schemas import SOURCES, SourceSchema
-from pipelines.resources import WAREHOUSE_POOL, OutcomeLoopResource
+from pipelines.defs.resources import WAREHOUSE_POOL, OutcomeLoopResource
 
 INGEST_GROUP = "ingest"
 

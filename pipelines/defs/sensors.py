@@ -16,8 +16,8 @@ import dagster as dg
 
 from metrics.config import ConfigError, settings
 from metrics.schemas import SOURCES
-from pipelines.ingest import asset_key
-from pipelines.marts import MART_KEYS
+from pipelines.defs.ingest import asset_key
+from pipelines.defs.marts import MART_KEYS
 
 #: What a landed file moves: every mart and the published snapshot.
 DOWNSTREAM = [*MART_KEYS, dg.AssetKey("serving")]

@@ -17,8 +17,8 @@ import dagster as dg
 from metrics import CONTRACT_VERSION
 from metrics.schemas import SOURCES
 from metrics.strategy import Strategy, file_sha256
-from pipelines.marts import MART_AUTOMATION, MART_KEYS, MART_NAMES, _mart_context, run_now
-from pipelines.resources import WAREHOUSE_POOL, OutcomeLoopResource
+from pipelines.defs.marts import MART_AUTOMATION, MART_KEYS, MART_NAMES, _mart_context, run_now
+from pipelines.defs.resources import WAREHOUSE_POOL, OutcomeLoopResource
 
 MART_TABLES = MART_NAMES
 QUARANTINE_ROWS_IN_SNAPSHOT = 5000

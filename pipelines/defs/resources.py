@@ -1,7 +1,7 @@
 """Resources: the DuckDB warehouse and the run's configuration, resolved from the environment once.
 
 `DuckDBResource` from dagster-duckdb keeps its file lock when the body raises, so the warehouse is a
-small resource of our own whose connection is always closed (metrics.warehouse.warehouse).
+small resource of our own whose connection is always closed (metrics.store.warehouse.warehouse).
 """
 
 from collections.abc import Iterator
@@ -12,8 +12,8 @@ import dagster as dg
 import duckdb
 
 from metrics.config import Settings, settings
+from metrics.store.warehouse import ensure_schema, warehouse
 from metrics.strategy import Strategy, load_strategy
-from metrics.warehouse import ensure_schema, warehouse
 
 #: Every asset and check that opens the warehouse, reading or writing, carries this pool.
 WAREHOUSE_POOL = "warehouse"
@@ -60,3 +60,15 @@ class OutcomeLoopResource(dg.ConfigurableResource):
         ) as con:
             ensure_schema(con)
             yield con
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    """The resources every asset asks for, and the executor.
+
+    One process per run, not one per step: the steps share the warehouse pool (limit 1) and run
+    one after another anyway, and a process per step costs seconds of start-up each.
+    """
+    return dg.Definitions(
+        resources={"outcomeloop": OutcomeLoopResource()}, executor=dg.in_process_executor
+    )

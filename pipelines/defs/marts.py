@@ -26,11 +26,11 @@ from metrics.config import Settings
 from metrics.engine import RUN_CLOCK_VARIABLE, empty_table, run_clock
 from metrics.periods import period_spine, utc_naive
 from metrics.schemas import SOURCES
+from metrics.store.warehouse import configure
 from metrics.strategy import Strategy, StrategyError, file_sha256, load_strategy
-from metrics.warehouse import configure
 from pipelines.compiled import CACHE_DDL, CompiledSQL, select_sql
-from pipelines.ingest import INGEST_ASSETS
-from pipelines.resources import WAREHOUSE_POOL, OutcomeLoopResource
+from pipelines.defs.ingest import INGEST_ASSETS
+from pipelines.defs.resources import WAREHOUSE_POOL, OutcomeLoopResource
 
 MARTS_GROUP = "marts"
 
@@ -89,7 +89,7 @@ def event_tables(ib, cfg: Settings | None = None) -> dict[str, ibis.Table]:
     `compute: spark` the lake's Parquet on Spark (the same Ibis formulas run on either)."""
     # --- compute: spark (issue 10) -------------------------------------------------------------
     if cfg is not None and cfg.compute == "spark":
-        from metrics.spark import spark_event_tables, spark_session
+        from metrics.store.spark import spark_event_tables, spark_session
         from pipelines.lake import sync_lake
 
         # The lake follows the warehouse (also after `outcomeloop reload`); a no-op when current.
@@ -231,7 +231,7 @@ def _mart_spec(name: str, deps: list, description: str) -> dg.AssetSpec:
 
 
 #: The marts in the order one step computes them (each after the marts it reads).
-MART_SPECS = [
+MART_SPECS = (
     _mart_spec(
         "measure_values",
         [strategy, *_keys("nps", "ces", "employee_pulse", "upsell", "revenue", "cost")],
@@ -266,7 +266,7 @@ MART_SPECS = [
         "The outcome tree per period: each node's value against its baseline, target and the "
         "time-phased expectation, rolled up from the measures to revenue, with a status.",
     ),
-]
+)
 MART_NAMES = [spec.key.path[-1] for spec in MART_SPECS]
 MART_KEYS = [spec.key for spec in MART_SPECS]
 #: Marts a mart reads, within this step.
@@ -638,7 +638,7 @@ def compute_marts(
 
 @dg.multi_asset(
     name="marts",
-    specs=MART_SPECS,
+    specs=list(MART_SPECS),
     check_specs=MART_CHECKS,
     can_subset=True,
     pool=WAREHOUSE_POOL,

@@ -1,9 +1,9 @@
-"""Jobs data engineers launch by name, the schedules, and the declarative-automation sensor."""
+"""Jobs data engineers launch by name, and the schedules that run them."""
 
 import dagster as dg
 
 from metrics.config import ConfigError, settings
-from pipelines.marts import TIME_DEPENDENT_MARTS
+from pipelines.defs.marts import TIME_DEPENDENT_MARTS
 
 ingest_all = dg.define_asset_job(
     "ingest_all",
@@ -61,14 +61,3 @@ full_refresh_daily = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Daily full rebuild at 03:00; off by default, switch it on in the UI if you want it.",
 )
-
-automation_sensor = dg.AutomationConditionSensorDefinition(
-    "outcomeloop_automation",
-    target=dg.AssetSelection.all(),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=5,
-    description="Declarative automation: marts and the snapshot update after ingestion (eager).",
-)
-
-JOBS = [ingest_all, refresh_marts, full_refresh, clock_refresh]
-SCHEDULES = [clock_refresh_schedule, full_refresh_daily]
