@@ -1,11 +1,12 @@
 """The demo data generator: deterministic, in the tools' real formats, with its story and its
-planted flaws true in the files (pipelines/demo.py)."""
+planted flaws true in the files (pipelines/demo/)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import logging
 import re
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -17,6 +18,8 @@ import pytest
 
 from metrics.config import EXAMPLES_DIR
 from pipelines import demo
+from pipelines.demo.formats.plain_csv import writer
+from pipelines.demo.times import avoid_fall_back_hour, new_york
 
 FIXTURES = Path(__file__).parent / "fixtures" / "samples"
 UNTIL = date(2026, 3, 10)  # a six-month timeline 2025-10 .. 2026-03 (the last month partial)
@@ -24,7 +27,7 @@ MONTHS = ["2025-10", "2025-11", "2025-12", "2026-01", "2026-02", "2026-03"]
 
 
 def _generate(home: Path, **kwargs) -> demo.DemoSummary:
-    args = {"months": 6, "until": UNTIL, "scale": 0.5, "progress": None} | kwargs
+    args = {"months": 6, "until": UNTIL, "scale": 0.5} | kwargs
     return demo.generate(home, **args)
 
 
@@ -49,6 +52,19 @@ def _qualtrics(path: Path) -> tuple[list[list[str]], list[dict[str, str]]]:
 
 def _events(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def demo_log(caplog) -> pytest.LogCaptureFixture:
+    """Captures what the demo logs (the lines `outcomeloop demo` prints); `caplog.clear()` starts
+    afresh."""
+    caplog.set_level(logging.INFO, logger="pipelines.demo")
+    return caplog
+
+
+def _lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The demo's log lines captured so far, in order."""
+    return [r.getMessage() for r in caplog.records if r.name.startswith("pipelines.demo")]
 
 
 def _tree(home: Path) -> dict[str, bytes]:
@@ -144,7 +160,7 @@ def test_nps_is_a_qualtrics_data_table_export(demo_home):
 
 
 @pytest.mark.parametrize(
-    ("utc", "new_york"),
+    ("utc", "local"),
     [
         ("2025-03-09T06:59:59", "2025-03-09 01:59:59"),  # EST, one second before clocks spring on
         ("2025-03-09T07:00:00", "2025-03-09 03:00:00"),  # EDT
@@ -154,15 +170,15 @@ def test_nps_is_a_qualtrics_data_table_export(demo_home):
         ("2026-01-15T03:30:00", "2026-01-14 22:30:00"),
     ],
 )
-def test_qualtrics_timestamps_are_new_york_wall_clock(utc, new_york):
+def test_qualtrics_timestamps_are_new_york_wall_clock(utc, local):
     epoch = int(datetime.fromisoformat(utc).replace(tzinfo=UTC).timestamp())
-    assert demo._new_york(np.array([epoch])) == [new_york]
+    assert new_york(np.array([epoch])) == [local]
 
 
 def test_no_response_falls_in_the_repeated_fall_back_hour():
     fall_back = int(datetime(2025, 11, 2, 6, tzinfo=UTC).timestamp())
     t = np.array([fall_back - 3601, fall_back - 3600, fall_back + 3599, fall_back + 3600])
-    assert demo._avoid_fall_back_hour(t).tolist() == [
+    assert avoid_fall_back_hour(t).tolist() == [
         fall_back - 3601,
         fall_back + 3600,
         fall_back + 3599 + 7200,
@@ -441,7 +457,7 @@ def test_ready_units_act_on_detractors_within_the_sla_and_hold_them_before(demo_
 
 
 def test_nps_climbs_after_the_gate_and_stays_flat_without_it(tmp_path):
-    summary = demo.generate(tmp_path, months=12, until=date(2026, 6, 30), scale=1, progress=None)
+    summary = demo.generate(tmp_path, months=12, until=date(2026, 6, 30), scale=1)
     assert summary.ready_months["Sales"] == date(2025, 11, 1)
     assert 90_000 * 12 / 18 * 0.8 < summary.total_events < 90_000 * 12 / 18 * 1.3
     per_unit_month = defaultdict(lambda: [0, 0, 0])  # n, promoters, detractors
@@ -568,11 +584,12 @@ def _snapshot(inbox: Path) -> dict[Path, tuple[int, bytes]]:
     return files
 
 
-def test_live_adds_the_next_days_without_touching_history(tmp_path):
+def test_live_adds_the_next_days_without_touching_history(tmp_path, demo_log):
     _generate(tmp_path, months=2, scale=0.5)
     before = _snapshot(tmp_path / "inbox")
-    lines: list[str] = []
-    written = demo.live(tmp_path, every=0, max_steps=2, progress=lines.append, now=_Clock(LATER))
+    demo_log.clear()
+    written = demo.live(tmp_path, every=0, max_steps=2, now=_Clock(LATER))
+    lines = _lines(demo_log)
     after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in before}
     assert after == before
     assert [p.relative_to(tmp_path / "inbox").as_posix() for p in written] == [
@@ -601,22 +618,20 @@ def test_live_adds_the_next_days_without_touching_history(tmp_path):
     state = json.loads((tmp_path / "inbox" / demo.STATE_FILE).read_text(encoding="utf-8"))
     assert state["last_day"] == "2026-03-12"
     # the next call carries on from there
-    more = demo.live(tmp_path, every=0, max_steps=1, progress=None, now=_Clock(LATER))
+    more = demo.live(tmp_path, every=0, max_steps=1, now=_Clock(LATER))
     assert more[0].name == "nps_export_2026-03-13.csv"
 
 
 def test_live_continues_the_story_the_history_would_have_told(tmp_path):
     _generate(tmp_path / "a", months=2, scale=0.5)
-    [nps_day, *_] = demo.live(
-        tmp_path / "a", every=0, max_steps=1, progress=None, now=_Clock(LATER)
-    )
+    [nps_day, *_] = demo.live(tmp_path / "a", every=0, max_steps=1, now=_Clock(LATER))
     _generate(tmp_path / "b", months=2, scale=0.5, until=UNTIL + timedelta(days=1))
     march = _qualtrics(tmp_path / "b" / "inbox" / "nps" / "nps_export_2026-03.csv")[1]
     live_rows = _qualtrics(nps_day)[1]
     assert live_rows and live_rows == march[-len(live_rows) :]
 
 
-def test_live_never_writes_past_now_catching_up_whole_days_then_slicing_today(tmp_path):
+def test_live_never_writes_past_now_catching_up_whole_days_then_slicing_today(tmp_path, demo_log):
     """History to 2026-03-10; the clock says 2026-03-12 09:30. Step 1 catches up 03-11 whole;
     then slices of 03-12 up to 09:30:00, then up to 15:45:10; after midnight the rest of 03-12
     and the first seconds of 03-13. Together the slices are exactly what a history to 03-12 holds
@@ -626,13 +641,13 @@ def test_live_never_writes_past_now_catching_up_whole_days_then_slicing_today(tm
     history = _snapshot(inbox)
     history_ids = _history_ids(inbox)
     clock = _Clock(datetime(2026, 3, 12, 9, 30, tzinfo=UTC))
-    lines: list[str] = []
+    demo_log.clear()
     steps: list[tuple[datetime, datetime, list[Path]]] = []
 
     def step(moment: datetime, told_to: datetime) -> list[Path]:
         """One live step at `moment`, which should tell the story up to `told_to`."""
         clock.moment = moment
-        paths = demo.live(tmp_path, every=0, max_steps=1, progress=lines.append, now=clock)
+        paths = demo.live(tmp_path, every=0, max_steps=1, now=clock)
         steps.append((moment, told_to, paths))
         return paths
 
@@ -663,6 +678,7 @@ def test_live_never_writes_past_now_catching_up_whole_days_then_slicing_today(tm
     assert {p.stem[-6:] for p in second} == {"154510"}
     assert {p.stem[-6:] for p in third} == {"235959"}  # the rest of 03-12, after midnight
     assert {p.stem[-17:] for p in fourth} <= {"2026-03-13_000030"}
+    lines = _lines(demo_log)
     assert lines[1].startswith("live 2026-03-12 00:00:00..09:30:00 UTC: nps ")
     assert lines[2].startswith("live 2026-03-12 09:30:01..15:45:10 UTC: nps ")
 
@@ -715,19 +731,19 @@ def test_live_never_writes_past_now_catching_up_whole_days_then_slicing_today(tm
     )
 
 
-def test_live_keeps_its_place_when_the_history_is_generated_again(tmp_path):
+def test_live_keeps_its_place_when_the_history_is_generated_again(tmp_path, demo_log):
     _generate(tmp_path, months=2, scale=0.5)
     clock = _Clock(datetime(2026, 3, 11, 8, tzinfo=UTC))
-    morning = demo.live(tmp_path, every=0, max_steps=1, progress=None, now=clock)
+    morning = demo.live(tmp_path, every=0, max_steps=1, now=clock)
     assert morning and all(p.stem.endswith("2026-03-11_080000") for p in morning)
     _generate(tmp_path, months=2, scale=0.5)  # `outcomeloop demo --live` again: same history
-    lines: list[str] = []
-    assert demo.live(tmp_path, every=0, max_steps=2, progress=lines.append, now=clock) == []
-    assert lines == [
+    demo_log.clear()
+    assert demo.live(tmp_path, every=0, max_steps=2, now=clock) == []
+    assert _lines(demo_log) == [
         "live: the inbox holds everything up to 2026-03-11T08:00:00Z; waiting for the clock"
     ]
     clock.moment = datetime(2026, 3, 11, 8, 0, 5, tzinfo=UTC)
-    later = demo.live(tmp_path, every=0, max_steps=1, progress=None, now=clock)
+    later = demo.live(tmp_path, every=0, max_steps=1, now=clock)
     ids = {fid for kind, fid, _ in _event_times(later) if kind in ("nps", "ces")}
     assert not ids & {fid for kind, fid, _ in _event_times(morning) if kind in ("nps", "ces")}
     assert all(
@@ -739,29 +755,53 @@ def test_live_keeps_its_place_when_the_history_is_generated_again(tmp_path):
 def test_live_writes_nothing_while_the_history_is_ahead_of_the_clock(tmp_path):
     _generate(tmp_path, months=1, scale=0.05)  # history up to the end of 2026-03-10
     clock = _Clock(datetime(2026, 3, 10, 12, tzinfo=UTC))
-    assert demo.live(tmp_path, every=0, max_steps=3, progress=None, now=clock) == []
+    assert demo.live(tmp_path, every=0, max_steps=3, now=clock) == []
     state = json.loads((tmp_path / "inbox" / demo.STATE_FILE).read_text(encoding="utf-8"))
     assert state["last_day"] == UNTIL.isoformat() and "emitted_until" not in state
 
 
 def test_live_stops_when_asked_and_needs_a_history_and_its_seed(tmp_path):
     with pytest.raises(demo.DemoError, match="run `outcomeloop demo`"):
-        demo.live(tmp_path, every=0, max_steps=1, progress=None)
+        demo.live(tmp_path, every=0, max_steps=1)
     _generate(tmp_path, months=1, scale=0.05)
-    assert demo.live(tmp_path, every=0, stop=lambda: True, progress=None) == []
+    assert demo.live(tmp_path, every=0, stop=lambda: True) == []
     with pytest.raises(demo.DemoError, match="seed 7, not 8: run live with --seed 7"):
-        demo.live(tmp_path, every=0, max_steps=1, seed=8, progress=None, now=_Clock(LATER))
+        demo.live(tmp_path, every=0, max_steps=1, seed=8, now=_Clock(LATER))
 
 
 def test_the_default_history_ends_yesterday_so_it_holds_nothing_from_the_future(tmp_path):
     before = datetime.now(UTC).date()
-    summary = demo.generate(tmp_path, months=1, scale=0.02, progress=None)
+    summary = demo.generate(tmp_path, months=1, scale=0.02)
     after = datetime.now(UTC).date()
     assert summary.until in (before - timedelta(days=1), after - timedelta(days=1))
     nps = sorted((tmp_path / "inbox" / "nps").glob("*.csv"))
     assert nps and max(_utc(r["RecordedDate"]) for f in nps for r in _qualtrics(f)[1]) < (
         datetime.combine(summary.until + timedelta(days=1), datetime.min.time(), UTC)
     )
+
+
+def test_generate_logs_a_header_a_line_per_month_and_the_total(tmp_path, demo_log):
+    summary = _generate(tmp_path, months=2, scale=0.05)
+    lines = _lines(demo_log)
+    assert lines[0] == (
+        f"demo: 2 months 2026-02..2026-03-10, 5 units, scale 0.05, seed 7 -> {tmp_path / 'inbox'}"
+    )
+    assert [line[:20] for line in lines[1:3]] == ["  2026-02 (1/2): nps", "  2026-03 (2/2): nps"]
+    assert lines[3:] == [f"demo: {summary.total_events:,} events in {len(summary.files)} files"]
+
+
+def test_the_demo_command_prints_the_demo_lines(tmp_path, monkeypatch, capsys):
+    from pipelines.cli import main
+
+    monkeypatch.setenv("OUTCOMELOOP_HOME", str(tmp_path))
+    assert main(["demo", "--months", "1", "--until", UNTIL.isoformat(), "--scale", "0.05"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    inbox = tmp_path / "inbox"
+    files = len([p for p in tmp_path.rglob("*") if p.is_file()]) - 1  # not the state file
+    assert lines[0] == f"demo: 1 months 2026-03..2026-03-10, 5 units, scale 0.05, seed 7 -> {inbox}"
+    assert lines[1].startswith("  2026-03 (1/1): nps ")
+    assert re.fullmatch(rf"demo: [\d,]+ events in {files} files", lines[2])
+    assert lines[3:] == [f"demo data written to {inbox} ({files} files)"]
 
 
 def test_units_can_be_chosen(tmp_path):
@@ -775,5 +815,5 @@ def test_units_can_be_chosen(tmp_path):
 
 def test_the_csv_writer_quotes_comments_like_qualtrics():
     buffer = io.StringIO()
-    demo._writer(buffer).writerow(["a, b", 'say "hi"', "two\nlines"])
+    writer(buffer).writerow(["a, b", 'say "hi"', "two\nlines"])
     assert buffer.getvalue() == '"a, b","say ""hi""","two\nlines"\n'

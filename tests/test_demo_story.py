@@ -1,4 +1,4 @@
-"""The demo's story holds in the marts: `outcomeloop demo` then `outcomeloop run` (issue 6)."""
+"""The demo's story holds in the marts: `outcomeloop demo` then `outcomeloop run`."""
 
 from __future__ import annotations
 
