@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 
 from metrics.config import EXAMPLES_DIR, ConfigError, settings
+from metrics.sources import SourcesConfig
+from metrics.strategy import Strategy
 from pipelines.cli import build_parser, main
+from pipelines.cli.terminal import TerminalHandler, dagster_log_only, terminal_logging
 
 
 def test_defaults_fall_back_to_examples(tmp_path):
@@ -53,7 +60,7 @@ def test_bad_environment_is_a_clear_error(tmp_path, env, fragment):
 
 def test_help_lists_every_subcommand():
     text = build_parser().format_help()
-    for command in ("demo", "run", "dev", "check", "status", "reload"):
+    for command in ("demo", "run", "dev", "check", "status", "reload", "schema"):
         assert command in text
 
 
@@ -79,3 +86,61 @@ def test_unknown_strategy_path_is_one_line_not_a_traceback(tmp_path):
 def test_check_accepts_the_bundled_strategy(capsys):
     assert main(["check", str(EXAMPLES_DIR / "strategy.yaml")]) == 0
     assert "ok" in capsys.readouterr().out
+
+
+def test_log_lines_print_as_plain_lines_only_while_a_command_runs(capsys):
+    loader, pipelines_logger = (
+        logging.getLogger("pipelines.x.loader"),
+        logging.getLogger("pipelines"),
+    )
+    level = pipelines_logger.level
+    with terminal_logging():
+        loader.info("nps.csv: %d loaded", 3)
+        loader.debug("a detail")
+        with dagster_log_only():
+            loader.warning("shown by Dagster's console log instead")
+        logging.getLogger("metrics.store.warehouse").warning("warehouse.duckdb is busy")
+    assert capsys.readouterr().out == "nps.csv: 3 loaded\nwarehouse.duckdb is busy\n"
+    assert not any(isinstance(h, TerminalHandler) for h in pipelines_logger.handlers)
+    assert pipelines_logger.level == level
+
+
+def _as_an_editor_reads(path: Path):
+    """The YAML document as an editor's schema check sees it: dates stay strings."""
+    return json.loads(json.dumps(yaml.safe_load(path.read_text()), default=str))
+
+
+@pytest.mark.parametrize(
+    ("name", "model", "example"),
+    [
+        ("strategy.schema.json", Strategy, "strategy.yaml"),
+        ("sources.schema.json", SourcesConfig, "sources.yaml"),
+    ],
+)
+def test_schema_writes_json_schemas_that_accept_the_examples_and_catch_typos(
+    tmp_path, capsys, name, model, example
+):
+    assert main(["schema", "--out", str(tmp_path / "schemas")]) == 0
+    path = tmp_path / "schemas" / name
+    out = capsys.readouterr().out.splitlines()
+    assert str(path) in out
+    assert out[-1].endswith(
+        f"# yaml-language-server: $schema={tmp_path / 'schemas' / 'strategy.schema.json'}"
+    )
+    schema = json.loads(path.read_text())
+    assert set(schema["properties"]) == set(model.model_fields)
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    document = _as_an_editor_reads(EXAMPLES_DIR / example)
+    assert [e.message for e in validator.iter_errors(document)] == []
+    misspelt = {**document, "timezon": "UTC"}
+    assert [list(e.path) for e in validator.iter_errors(misspelt)] == [[]]
+    assert "timezon" in next(validator.iter_errors(misspelt)).message
+
+
+def test_schema_defaults_to_the_home_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OUTCOMELOOP_HOME", str(tmp_path))
+    assert main(["schema"]) == 0
+    written = sorted(p.name for p in (tmp_path / "schemas").iterdir())
+    assert written == ["sources.schema.json", "strategy.schema.json"]
