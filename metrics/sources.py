@@ -5,23 +5,36 @@ tool produced them (`format`), which field holds each canonical column (`columns
 count at all (`where`), and in which time zone zone-less timestamps were written. This module loads
 it into a validated model; `validate_sources` collects EVERY problem at once, each with its YAML path
 and a hint (a did-you-mean where a spelling is close), so `outcomeloop check` can show them all.
+Rules that depend on the source (its columns, the ces-only `scale`) read the source's name from the
+validation context (`validate_entries`).
 """
 
 from __future__ import annotations
 
-import difflib
-import zoneinfo
-from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import ClassVar, Literal, get_args
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from metrics.problems import (
+    ENTRY,
+    ConfigFileError,
+    ConfigModel,
+    Findings,
+    Problem,
+    did_you_mean,
+    in_document_order,
+    known_timezone,
+    problem,
+    problems_from,
+    read_yaml_file,
+    validate_entries,
+)
+from metrics.problems import valid_timezone as valid_timezone  # re-exported for the adapters
 from metrics.schemas import ALL_UNITS, SOURCES
-from metrics.strategy import ConfigFileError, Problem, read_yaml_file
 
-FORMATS = ("csv", "parquet", "jsonl", "qualtrics", "delighted", "salesforce")
+Format = Literal["csv", "parquet", "jsonl", "qualtrics", "delighted", "salesforce"]
+FORMATS = get_args(Format)
 
 #: How many hours a source may go without a new file before the dashboard calls it stale. Surveys
 #: and actions flow daily; finance and readiness arrive monthly (40 days leaves room for a late close).
@@ -40,38 +53,156 @@ DEFAULT_CES_SCALE = (1.0, 7.0)
 DEFAULT_EXPANSION_TYPES = ("Existing Customer - Upgrade",)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class SourcesError(ConfigFileError):
+    """`sources.yaml` is invalid; `problems` lists every problem found."""
+
+    what = "the sources file"
 
 
-class SourceConfig(_Strict):
+class SourceConfig(ConfigModel):
     """How one source's landed files are read (one entry under `sources:`)."""
 
-    format: Literal["csv", "parquet", "jsonl", "qualtrics", "delighted", "salesforce"] = "csv"
-    #: canonical column -> field in the file (a dotted path inside JSON); unmapped = same name
-    columns: dict[str, str] = Field(default_factory=dict)
-    #: raw field (before mapping) -> the values a record must have to count; others are filtered
-    where: dict[str, list[str]] = Field(default_factory=dict)
-    #: the zone of timestamps written without one (Qualtrics files may name their own zone)
-    timezone: str = "UTC"
-    #: CSV field delimiter; sniffed from the header line when not given
-    delimiter: str | None = None
-    #: ces only: the [low, high] of the survey's scale; scores outside it are quarantined
-    scale: tuple[float, float] = DEFAULT_CES_SCALE
-    #: salesforce only: the opportunity `Type` values that count as growth from existing customers
-    expansion_types: list[str] = Field(default_factory=lambda: list(DEFAULT_EXPANSION_TYPES))
-    #: how stale the source may get before the dashboard flags it (default: by source)
-    freshness_hours: float | None = None
+    unknown_key: ClassVar[str] = "unknown key"
+    known_keys: ClassVar[str] = "the settings are {keys}"
+
+    format: Format = Field("csv", description="The tool that wrote the files.")
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Canonical column -> field in the file (a dotted path inside JSON); "
+        "unmapped columns keep their name.",
+    )
+    where: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Raw field (before mapping) -> the values a record must have to count; "
+        "other records are filtered.",
+    )
+    timezone: str = Field(
+        "UTC",
+        description="The zone of timestamps written without one (Qualtrics files may name theirs).",
+    )
+    delimiter: str | None = Field(
+        None, description="CSV field delimiter; sniffed from the header line when not given."
+    )
+    scale: tuple[float, float] = Field(
+        DEFAULT_CES_SCALE,
+        description="ces only: the [low, high] of the survey's scale; scores outside it are "
+        "quarantined.",
+    )
+    expansion_types: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_EXPANSION_TYPES),
+        description="salesforce only: the opportunity Type values that count as growth from "
+        "existing customers.",
+    )
+    freshness_hours: float | None = Field(
+        None,
+        description="Hours without a new file before the dashboard flags the source as stale "
+        "(default: by source).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_mapping(cls, entry: object) -> object:
+        if entry is None:
+            return {}
+        if not isinstance(entry, dict):
+            raise problem("expected a mapping such as {format: csv}")
+        return entry
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _known_format(cls, fmt: object) -> object:
+        if fmt not in FORMATS:
+            close = did_you_mean(fmt, FORMATS)
+            choices = f"one of {', '.join(FORMATS)}"
+            raise problem(f"unknown format {fmt!r}", f"{close} {choices}" if close else choices)
+        return fmt
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _known_columns(cls, columns: object, info: ValidationInfo) -> object:
+        name = (info.context or {}).get(ENTRY)
+        schema = SOURCES.get(name) if isinstance(name, str) else None
+        if schema is None or not isinstance(columns, dict):
+            return columns
+        found = Findings()
+        known = schema.column_names + tuple(c.name for c in schema.extra)
+        for column, field in columns.items():
+            if column not in known:
+                hint = did_you_mean(column, known) or f"{name} has columns {', '.join(known)}"
+                found.add((column,), f"{name} has no column {column!r}", hint)
+            elif not isinstance(field, str) or not field.strip():
+                found.add((column,), "needs the name of a field in the file")
+        found.raise_any()
+        return columns
+
+    @field_validator("where", mode="before")
+    @classmethod
+    def _values_as_lists_of_text(cls, where: object) -> object:
+        """Friendly shapes: `where: {f: value}` means `[value]`; YAML numbers in `where` are text."""
+        if not isinstance(where, dict):
+            return where
+        return {
+            field: [_text(v) for v in (values if isinstance(values, list) else [values])]
+            for field, values in where.items()
+        }
+
+    @field_validator("timezone", mode="before")
+    @classmethod
+    def _known_zone(cls, zone: object) -> object:
+        return known_timezone(zone, otherwise="an IANA zone such as Europe/Berlin or UTC")
+
+    @field_validator("delimiter", mode="before")
+    @classmethod
+    def _one_character(cls, delimiter: object) -> object:
+        if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
+            raise problem(f"expected one character, got {delimiter!r}", 'e.g. ";"')
+        return delimiter
+
+    @field_validator("scale", mode="before")
+    @classmethod
+    def _ces_scale(cls, scale: object, info: ValidationInfo) -> object:
+        if (info.context or {}).get(ENTRY, "ces") != "ces":
+            raise problem("scale applies to the ces source only")
+        if (
+            isinstance(scale, list)
+            and len(scale) == 2
+            and all(isinstance(v, int | float) for v in scale)
+            and scale[0] >= scale[1]
+        ):
+            raise problem(f"low must be below high, got {scale}", "e.g. [1, 7]")
+        return scale
+
+    @field_validator("expansion_types", mode="before")
+    @classmethod
+    def _salesforce_only(cls, types: object, info: ValidationInfo) -> object:
+        if info.data.get("format") != "salesforce":
+            raise problem("expansion_types applies to format salesforce only")
+        return types
+
+    @field_validator("freshness_hours")
+    @classmethod
+    def _positive_hours(cls, hours: float | None) -> float | None:
+        if hours is not None and hours <= 0:
+            raise problem("must be greater than 0")
+        return hours
 
 
-class SourcesConfig(_Strict):
+class SourcesConfig(ConfigModel):
     """The whole `sources.yaml`: per-source reading rules plus unit spellings and a size limit."""
 
-    sources: dict[str, SourceConfig] = Field(default_factory=dict)
-    #: another spelling of a unit -> the unit's name (applied after trimming white space)
-    unit_aliases: dict[str, str] = Field(default_factory=dict)
-    #: files larger than this are rejected without being read
-    max_file_mb: float = 500
+    unknown_key: ClassVar[str] = "unknown key"
+    known_keys: ClassVar[str] = "the top-level keys are {keys}"
+
+    sources: dict[str, SourceConfig] = Field(
+        default_factory=dict,
+        description="Canonical source name (the folder under inbox/) -> how its files are read.",
+        json_schema_extra={"propertyNames": {"enum": list(SOURCES)}},
+    )
+    unit_aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description="Another spelling of a unit -> the unit's name (after trimming white space).",
+    )
+    max_file_mb: float = Field(500, description="Larger files are rejected without being read.")
 
     def source(self, name: str) -> SourceConfig:
         """The entry for `name`, or the default (csv with canonical column names) when absent."""
@@ -82,20 +213,63 @@ class SourcesConfig(_Strict):
         configured = self.source(name).freshness_hours
         return configured if configured is not None else DEFAULT_FRESHNESS_HOURS.get(name, 48)
 
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _each_source(cls, sources: object, info: ValidationInfo) -> object:
+        if sources is None:
+            return {}
+        if not isinstance(sources, dict):
+            raise problem("expected a mapping of source name -> settings")
+        return validate_entries(SourceConfig, sources, info, check_key=_unknown_source)
 
-class SourcesError(ConfigFileError):
-    """`sources.yaml` is invalid; `problems` lists every problem found."""
+    @field_validator("unit_aliases", mode="before")
+    @classmethod
+    def _real_units(cls, aliases: object) -> object:
+        if not isinstance(aliases, dict):
+            return aliases
+        found = Findings()
+        for spelling, unit in aliases.items():
+            if not isinstance(unit, str) or not unit.strip():
+                found.add((spelling,), "needs a unit name")
+            elif unit.strip().lower() == ALL_UNITS:
+                found.add(
+                    (spelling,),
+                    f"{ALL_UNITS!r} is reserved for the whole organisation",
+                    "map the spelling onto a real unit",
+                )
+        found.raise_any()
+        return aliases
 
-    what = "the sources file"
+    @field_validator("max_file_mb")
+    @classmethod
+    def _positive_size(cls, size: float) -> float:
+        if size <= 0:
+            raise problem("must be greater than 0")
+        return size
+
+
+def _unknown_source(name: object) -> tuple[str, str] | None:
+    if name in SOURCES:
+        return None
+    return f"unknown source {name!r}", did_you_mean(name, SOURCES) or (
+        f"the sources are {', '.join(SOURCES)}"
+    )
+
+
+def _text(value: object) -> object:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return str(value)
+    return value
 
 
 def load_sources(path: Path | str) -> SourcesConfig:
     """Read and validate `sources.yaml`; raise SourcesError listing every problem."""
-    raw = read_yaml_file(path, SourcesError, "sources", parse=yaml.safe_load)
+    raw = read_yaml_file(path, SourcesError, "sources")
     config, problems = validate_sources(raw)
-    if problems:
+    if config is None:
         raise SourcesError(path, problems)
-    assert config is not None
     return config
 
 
@@ -108,205 +282,7 @@ def validate_sources(raw: object) -> tuple[SourcesConfig | None, list[Problem]]:
         raw = {}
     if not isinstance(raw, dict):
         return None, [Problem("<root>", "expected a mapping with a `sources:` key")]
-    raw = _coerce(raw)
-    problems = _semantic_problems(raw)
     try:
-        config = SourcesConfig.model_validate(raw)
+        return SourcesConfig.model_validate(raw), []
     except ValidationError as exc:
-        problems.extend(_pydantic_problems(exc))
-        config = None
-    problems = _dedupe(problems)
-    return (config if not problems else None), problems
-
-
-# --- helpers -------------------------------------------------------------------------------------
-
-
-def _coerce(raw: dict) -> dict:
-    """Friendly shapes: `where: {f: value}` means `[value]`; YAML numbers in `where` are text."""
-    out = dict(raw)
-    sources = out.get("sources")
-    if not isinstance(sources, dict):
-        return out
-    fixed: dict[Any, Any] = {}
-    for name, entry in sources.items():
-        if entry is None:
-            entry = {}
-        if isinstance(entry, dict) and isinstance(entry.get("where"), dict):
-            where = {
-                field: [_text(v) for v in (values if isinstance(values, list) else [values])]
-                for field, values in entry["where"].items()
-            }
-            entry = {**entry, "where": where}
-        fixed[name] = entry
-    out["sources"] = fixed
-    return out
-
-
-def _text(value: object) -> object:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int | float):
-        return str(value)
-    return value
-
-
-def _did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else ""
-
-
-@cache
-def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def valid_timezone(name: str) -> bool:
-    """True when `name` is an IANA time zone this machine knows (for example `Europe/Berlin`)."""
-    if not isinstance(name, str) or not name or name.startswith("/") or ".." in name:
-        return False
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
-_SOURCE_KEYS = tuple(SourceConfig.model_fields)
-_TOP_KEYS = tuple(SourcesConfig.model_fields)
-
-
-def _semantic_problems(raw: dict) -> list[Problem]:
-    """The rules with good messages: unknown keys, sources, formats, columns, zones, options."""
-    problems: list[Problem] = []
-    for key in raw:
-        if key not in _TOP_KEYS:
-            hint = _did_you_mean(key, _TOP_KEYS) or f"the top-level keys are {', '.join(_TOP_KEYS)}"
-            problems.append(Problem(str(key), "unknown key", hint))
-    sources = raw.get("sources", {})
-    if sources is None:
-        sources = {}
-    if not isinstance(sources, dict):
-        problems.append(Problem("sources", "expected a mapping of source name -> settings"))
-        sources = {}
-    for name, entry in sources.items():
-        path = f"sources.{name}"
-        if name not in SOURCES:
-            hint = _did_you_mean(name, SOURCES) or f"the sources are {', '.join(SOURCES)}"
-            problems.append(Problem(path, f"unknown source {name!r}", hint))
-        if not isinstance(entry, dict):
-            problems.append(Problem(path, "expected a mapping such as {format: csv}"))
-            continue
-        problems.extend(_entry_problems(path, str(name), entry))
-    aliases = raw.get("unit_aliases") or {}
-    if isinstance(aliases, dict):
-        for spelling, unit in aliases.items():
-            if not isinstance(unit, str) or not unit.strip():
-                problems.append(Problem(f"unit_aliases.{spelling}", "needs a unit name"))
-            elif unit.strip().lower() == ALL_UNITS:
-                problems.append(
-                    Problem(
-                        f"unit_aliases.{spelling}",
-                        f"{ALL_UNITS!r} is reserved for the whole organisation",
-                        "map the spelling onto a real unit",
-                    )
-                )
-    size = raw.get("max_file_mb")
-    if isinstance(size, int | float) and not isinstance(size, bool) and size <= 0:
-        problems.append(Problem("max_file_mb", "must be greater than 0"))
-    return problems
-
-
-def _entry_problems(path: str, name: str, entry: dict) -> list[Problem]:
-    problems: list[Problem] = []
-    for key in entry:
-        if key not in _SOURCE_KEYS:
-            hint = _did_you_mean(key, _SOURCE_KEYS) or f"the settings are {', '.join(_SOURCE_KEYS)}"
-            problems.append(Problem(f"{path}.{key}", "unknown key", hint))
-    fmt = entry.get("format", "csv")
-    if fmt not in FORMATS:
-        hint = _did_you_mean(str(fmt), FORMATS)
-        hint = f"{hint} " if hint else ""
-        problems.append(
-            Problem(
-                f"{path}.format", f"unknown format {fmt!r}", f"{hint}one of {', '.join(FORMATS)}"
-            )
-        )
-    columns = entry.get("columns") or {}
-    if isinstance(columns, dict) and name in SOURCES:
-        schema = SOURCES[name]
-        known = schema.column_names + tuple(c.name for c in schema.extra)
-        for col, field in columns.items():
-            if col not in known:
-                hint = _did_you_mean(col, known) or f"{name} has columns {', '.join(known)}"
-                problems.append(
-                    Problem(f"{path}.columns.{col}", f"{name} has no column {col!r}", hint)
-                )
-            if not isinstance(field, str) or not field.strip():
-                problems.append(
-                    Problem(f"{path}.columns.{col}", "needs the name of a field in the file")
-                )
-    tz = entry.get("timezone", "UTC")
-    if not isinstance(tz, str) or not valid_timezone(tz):
-        hint = _did_you_mean(str(tz), _zones()) or "an IANA zone such as Europe/Berlin or UTC"
-        problems.append(Problem(f"{path}.timezone", f"unknown time zone {tz!r}", hint))
-    delimiter = entry.get("delimiter")
-    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
-        problems.append(
-            Problem(f"{path}.delimiter", f"expected one character, got {delimiter!r}", 'e.g. ";"')
-        )
-    if "scale" in entry:
-        scale = entry["scale"]
-        if name != "ces":
-            problems.append(Problem(f"{path}.scale", "scale applies to the ces source only"))
-        elif (
-            isinstance(scale, list)
-            and len(scale) == 2
-            and all(isinstance(v, int | float) for v in scale)
-            and scale[0] >= scale[1]
-        ):
-            problems.append(
-                Problem(f"{path}.scale", f"low must be below high, got {scale}", "e.g. [1, 7]")
-            )
-    if "expansion_types" in entry and fmt != "salesforce":
-        problems.append(
-            Problem(f"{path}.expansion_types", "expansion_types applies to format salesforce only")
-        )
-    freshness = entry.get("freshness_hours")
-    if isinstance(freshness, int | float) and not isinstance(freshness, bool) and freshness <= 0:
-        problems.append(Problem(f"{path}.freshness_hours", "must be greater than 0"))
-    return problems
-
-
-def _pydantic_problems(exc: ValidationError) -> list[Problem]:
-    """Type errors pydantic finds (a number where a list belongs, ...), with YAML paths."""
-    problems = []
-    for err in exc.errors():
-        kind = err["type"]
-        loc = err["loc"]
-        # covered with better words by _semantic_problems
-        if kind == "extra_forbidden" or (kind == "literal_error" and loc and loc[-1] == "format"):
-            continue
-        problems.append(Problem(_yaml_path(loc), err["msg"]))
-    return problems
-
-
-def _yaml_path(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "<root>"
-
-
-def _dedupe(problems: list[Problem]) -> list[Problem]:
-    seen: set[str] = set()
-    out = []
-    for p in problems:
-        if p.path in seen:
-            continue
-        seen.add(p.path)
-        out.append(p)
-    return out
+        return None, in_document_order(problems_from(exc, SourcesConfig), raw)

@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metrics.config import EXAMPLES_DIR
+from metrics.problems import parse_yaml as parse_strategy_yaml
 from metrics.strategy import (
     Problem,
     Strategy,
     StrategyError,
     load_strategy,
-    parse_strategy_yaml,
     semantic_problems,
     validate_strategy,
 )
