@@ -20,7 +20,9 @@ if str(_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard import components, queries  # noqa: E402
+from dashboard import queries  # noqa: E402
+from dashboard.components.formatting import age_is_old, format_age, format_timestamp  # noqa: E402
+from dashboard.components.text import escape_markdown  # noqa: E402
 
 #: How often an open page checks whether a new snapshot was published.
 LIVE_POLL_SECONDS = 5
@@ -45,14 +47,12 @@ def _sidebar_status(meta: queries.Meta | None) -> None:
         st.warning("No snapshot published yet", icon=":material/hourglass_empty:")
         st.caption("Run `make run` or `outcomeloop run`; this page refreshes by itself.")
         return
-    through = components.format_timestamp(meta.data_through, meta.timezone)
+    through = format_timestamp(meta.data_through, meta.timezone)
     st.markdown(f"**Data current through**  \n{through}")
-    age = components.format_age(meta.built_at)
-    icon = ":material/warning: " if components.age_is_old(meta.built_at) else ""
-    st.caption(
-        f"{icon}Snapshot built {age} ({components.format_timestamp(meta.built_at, meta.timezone)})"
-    )
-    st.caption(f"Strategy: {components.escape_markdown(meta.strategy_name)}")
+    age = format_age(meta.built_at)
+    icon = ":material/warning: " if age_is_old(meta.built_at) else ""
+    st.caption(f"{icon}Snapshot built {age} ({format_timestamp(meta.built_at, meta.timezone)})")
+    st.caption(f"Strategy: {escape_markdown(meta.strategy_name)}")
     st.link_button("Open the Dagster UI", meta.dagster_url, icon=":material/open_in_new:")
 
 

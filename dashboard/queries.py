@@ -5,10 +5,12 @@ not strategy.yaml: the strategy travels inside the snapshot). Each query goes th
 `metrics.store.warehouse.query_snapshot`, which attaches the file READ_ONLY from a fresh in-memory
 connection, runs one statement and closes, so the pipeline can swap in a new snapshot at any time.
 
-Values from widgets reach SQL only as parameters. Results are cached with `st.cache_data`, keyed on
-the snapshot's `built_at`: when the pipeline publishes, `built_at` changes, the keys change and the
-pages show the new numbers by themselves (the TTL only bounds memory). `serving.meta` is read
-cheaply on every run, cached on the file's identity (inode, size, modification time).
+Values from widgets reach SQL only as parameters. Every result is cached once, by `_run`, on the
+snapshot's identity, the statement and its parameters. For the data that identity is the
+snapshot's `built_at`: when the pipeline publishes, `built_at` changes, the keys change and the
+pages show the new numbers by themselves (the TTL only bounds memory). `serving.meta`, which says
+what `built_at` is, is keyed on the file's identity (inode, size, modification time) instead, so it
+is read cheaply on every run.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import duckdb
 import pandas as pd
@@ -35,6 +37,16 @@ ROW_LIMIT = 2000
 
 class SnapshotUnreadable(Exception):
     """The snapshot exists but a table the dashboard needs is missing or malformed."""
+
+
+class _Snapshot(Protocol):
+    """What a query needs to know about the snapshot it reads: the file and its cache key."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def key(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -56,12 +68,21 @@ class Meta:
         return self.built_at.isoformat()
 
 
+class _SnapshotFile(NamedTuple):
+    """The snapshot file before its meta row is known, keyed on the file's identity."""
+
+    path: str
+    key: str
+
+
 def snapshot_path() -> Path:
     return settings().snapshot
 
 
-def _run(path: str, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
-    """One query against the snapshot, Arrow converted to pandas at the edge."""
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _cached_query(path: str, key: str, sql: str, params: list[Any]) -> pd.DataFrame:
+    """One statement against the snapshot, Arrow converted to pandas at the edge; cached per
+    (file, snapshot identity, statement, parameters). Errors are raised, never cached."""
     try:
         return query_snapshot(path, sql, params).to_pandas()
     except FileNotFoundError:
@@ -70,11 +91,19 @@ def _run(path: str, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
         raise SnapshotUnreadable(f"{path}: {exc}".splitlines()[0]) from exc
 
 
-@st.cache_data(ttl=2, show_spinner=False)
-def _read_meta(path: str, identity: tuple[int, int, int]) -> Meta:
-    row = _run(path, "SELECT * FROM serving.meta LIMIT 1")
+def _run(snapshot: _Snapshot, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+    """Every query of the dashboard: `sql` with `params` against `snapshot`, cached on its key."""
+    return _cached_query(snapshot.path, snapshot.key, sql, list(params or []))
+
+
+def _dates(df: pd.DataFrame, column: str) -> list[date]:
+    return [pd.Timestamp(p).date() for p in df[column]]
+
+
+def _read_meta(snapshot: _SnapshotFile) -> Meta:
+    row = _run(snapshot, "SELECT * FROM serving.meta LIMIT 1")
     if row.empty:
-        raise SnapshotUnreadable(f"{path}: serving.meta has no row")
+        raise SnapshotUnreadable(f"{snapshot.path}: serving.meta has no row")
     r = row.iloc[0]
 
     def text(column: str, default: str) -> str:
@@ -83,7 +112,7 @@ def _read_meta(path: str, identity: tuple[int, int, int]) -> Meta:
 
     data_through = r.get("data_through")
     return Meta(
-        path=path,
+        path=snapshot.path,
         built_at=pd.Timestamp(r["built_at"]).to_pydatetime(),
         data_through=None if pd.isna(data_through) else pd.Timestamp(data_through).to_pydatetime(),
         strategy_name=text("strategy_name", "OutcomeLoop"),
@@ -101,8 +130,9 @@ def current(path: Path | None = None) -> Meta | None:
         stat = os.stat(path)
     except FileNotFoundError:
         return None
+    identity = f"file:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
     try:
-        return _read_meta(str(path), (stat.st_ino, stat.st_size, stat.st_mtime_ns))
+        return _read_meta(_SnapshotFile(str(path), identity))
     except FileNotFoundError:  # swapped away between stat and attach, and not back yet
         return None
 
@@ -110,20 +140,17 @@ def current(path: Path | None = None) -> Meta | None:
 # --- the strategy as published -----------------------------------------------------------------
 
 
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _strategy(path: str, built_at: str) -> dict[str, Any]:
-    df = _run(path, "SELECT strategy_json FROM serving.strategy LIMIT 1")
+def strategy(meta: Meta) -> dict[str, Any]:
+    """The validated strategy (context, readiness, feedback_loop, status, privacy, ...) as a dict."""
+    df = _run(meta, "SELECT strategy_json FROM serving.strategy LIMIT 1")
     if df.empty or df.iloc[0, 0] is None:
         return {}
     try:
         return json.loads(df.iloc[0, 0])
     except json.JSONDecodeError as exc:
-        raise SnapshotUnreadable(f"{path}: serving.strategy is not valid JSON ({exc})") from exc
-
-
-def strategy(meta: Meta) -> dict[str, Any]:
-    """The validated strategy (context, readiness, feedback_loop, status, privacy, ...) as a dict."""
-    return _strategy(meta.path, meta.key)
+        raise SnapshotUnreadable(
+            f"{meta.path}: serving.strategy is not valid JSON ({exc})"
+        ) from exc
 
 
 def mask_contacts_enabled(meta: Meta) -> bool:
@@ -132,43 +159,28 @@ def mask_contacts_enabled(meta: Meta) -> bool:
     return bool(privacy.get("mask_contacts", True))
 
 
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _tree(path: str, built_at: str) -> pd.DataFrame:
-    return _run(path, "SELECT * FROM serving.tree ORDER BY position")
-
-
 def tree(meta: Meta) -> pd.DataFrame:
     """The outcome tree's nodes in depth-first order (root first)."""
-    return _tree(meta.path, meta.key)
-
-
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _measures(path: str, built_at: str) -> pd.DataFrame:
-    return _run(path, "SELECT * FROM serving.measures ORDER BY measure")
+    return _run(meta, "SELECT * FROM serving.tree ORDER BY position")
 
 
 def measures(meta: Meta) -> pd.DataFrame:
     """Each measure's label, kind, source, min_n, anonymity flag and display format."""
-    return _measures(meta.path, meta.key)
+    return _run(meta, "SELECT * FROM serving.measures ORDER BY measure")
 
 
 # --- outcome progress and measure values -------------------------------------------------------
 
 
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _progress_periods(path: str, built_at: str) -> list[date]:
+def progress_periods(meta: Meta) -> list[date]:
+    """Periods with outcome progress for the whole organisation, newest first."""
     df = _run(
-        path,
+        meta,
         "SELECT DISTINCT period_start FROM marts.outcome_progress WHERE unit = ? "
         "ORDER BY period_start DESC",
         [ALL_UNITS],
     )
-    return [pd.Timestamp(p).date() for p in df["period_start"]]
-
-
-def progress_periods(meta: Meta) -> list[date]:
-    """Periods with outcome progress for the whole organisation, newest first."""
-    return _progress_periods(meta.path, meta.key)
+    return _dates(df, "period_start")
 
 
 _PROGRESS_SQL = """
@@ -181,8 +193,8 @@ LEFT JOIN serving.measures AS m ON m.measure = op.measure
 """
 
 
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _progress(path: str, built_at: str, period: date | None, unit: str | None) -> pd.DataFrame:
+def progress(meta: Meta, period: date | None = None, unit: str | None = ALL_UNITS) -> pd.DataFrame:
+    """outcome_progress rows (with each row's suppression flag from measure_values)."""
     where, params = [], []
     if period is not None:
         where.append("op.period_start = ?")
@@ -191,40 +203,29 @@ def _progress(path: str, built_at: str, period: date | None, unit: str | None) -
         where.append("op.unit = ?")
         params.append(unit)
     sql = _PROGRESS_SQL + (" WHERE " + " AND ".join(where) if where else "")
-    return _run(path, sql + " ORDER BY op.period_start, op.node", params)
-
-
-def progress(meta: Meta, period: date | None = None, unit: str | None = ALL_UNITS) -> pd.DataFrame:
-    """outcome_progress rows (with each row's suppression flag from measure_values)."""
-    return _progress(meta.path, meta.key, period, unit)
-
-
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _measure_values(
-    path: str, built_at: str, measure: str | None, units: tuple[str, ...] | None
-) -> pd.DataFrame:
-    sql = (
-        "SELECT mv.*, m.min_n, coalesce(m.anonymity, false) AS anonymity "
-        "FROM marts.measure_values AS mv LEFT JOIN serving.measures AS m USING (measure) "
-        "WHERE (CAST(? AS VARCHAR) IS NULL OR mv.measure = ?) "
-        "AND (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), mv.unit)) "
-        "ORDER BY mv.measure, mv.unit, mv.period_start"
-    )
-    unit_list = list(units) if units is not None else None
-    return _run(path, sql, [measure, measure, unit_list, unit_list])
+    return _run(meta, sql + " ORDER BY op.period_start, op.node", params)
 
 
 def measure_values(
     meta: Meta, measure: str | None = None, units: tuple[str, ...] | None = None
 ) -> pd.DataFrame:
     """measure_values rows, optionally for one measure and some units, with min_n and anonymity."""
-    return _measure_values(meta.path, meta.key, measure, units)
+    unit_list = list(units) if units is not None else None
+    return _run(
+        meta,
+        "SELECT mv.*, m.min_n, coalesce(m.anonymity, false) AS anonymity "
+        "FROM marts.measure_values AS mv LEFT JOIN serving.measures AS m USING (measure) "
+        "WHERE (CAST(? AS VARCHAR) IS NULL OR mv.measure = ?) "
+        "AND (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), mv.unit)) "
+        "ORDER BY mv.measure, mv.unit, mv.period_start",
+        [measure, measure, unit_list, unit_list],
+    )
 
 
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _units(path: str, built_at: str) -> list[str]:
+def units(meta: Meta) -> list[str]:
+    """Every organisation unit named in the snapshot (without `all`)."""
     df = _run(
-        path,
+        meta,
         "SELECT unit FROM marts.measure_values WHERE unit <> ? "
         "UNION SELECT unit FROM marts.readiness_gates WHERE unit <> ? "
         "UNION SELECT unit FROM marts.feedback_loop WHERE unit <> ? ORDER BY unit",
@@ -233,43 +234,18 @@ def _units(path: str, built_at: str) -> list[str]:
     return [str(u) for u in df["unit"]]
 
 
-def units(meta: Meta) -> list[str]:
-    """Every organisation unit named in the snapshot (without `all`)."""
-    return _units(meta.path, meta.key)
-
-
 # --- behind every number: the responses ---------------------------------------------------------
-
-
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _response_periods(path: str, built_at: str, source: str) -> list[date]:
-    df = _run(
-        path,
-        "SELECT DISTINCT period_start FROM serving.responses WHERE source = ? "
-        "ORDER BY period_start DESC",
-        [source],
-    )
-    return [pd.Timestamp(p).date() for p in df["period_start"]]
 
 
 def response_periods(meta: Meta, source: str) -> list[date]:
     """Periods the snapshot holds responses of one source for, newest first."""
-    return _response_periods(meta.path, meta.key, source)
-
-
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _responses(
-    path: str, built_at: str, source: str, unit: str, period: date, with_comment: bool, limit: int
-) -> pd.DataFrame:
-    return _run(
-        path,
-        "SELECT responded_at, unit, score, comment, response_id, account_id, file_path, "
-        "row_number, count(*) OVER () AS total "
-        "FROM serving.responses WHERE source = ? AND period_start = ? AND (? = ? OR unit = ?) "
-        "AND (NOT ? OR coalesce(trim(comment), '') <> '') "
-        "ORDER BY score, responded_at LIMIT ?",
-        [source, period, unit, ALL_UNITS, unit, with_comment, limit],
+    df = _run(
+        meta,
+        "SELECT DISTINCT period_start FROM serving.responses WHERE source = ? "
+        "ORDER BY period_start DESC",
+        [source],
     )
+    return _dates(df, "period_start")
 
 
 def responses(
@@ -283,30 +259,33 @@ def responses(
 ) -> pd.DataFrame:
     """The survey responses behind a measure value (lowest scores first); `total` counts all
     (with `with_comment`, only those with a comment)."""
-    return _responses(meta.path, meta.key, source, unit, period, with_comment, limit)
+    return _run(
+        meta,
+        "SELECT responded_at, unit, score, comment, response_id, account_id, file_path, "
+        "row_number, count(*) OVER () AS total "
+        "FROM serving.responses WHERE source = ? AND period_start = ? AND (? = ? OR unit = ?) "
+        "AND (NOT ? OR coalesce(trim(comment), '') <> '') "
+        "ORDER BY score, responded_at LIMIT ?",
+        [source, period, unit, ALL_UNITS, unit, with_comment, limit],
+    )
 
 
 # --- feedback loop -----------------------------------------------------------------------------
 
 
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _feedback_loop(path: str, built_at: str) -> pd.DataFrame:
+def feedback_loop(meta: Meta) -> pd.DataFrame:
+    """Per unit and period of arrival: items, in loop, acted (within SLA / late), overdue, held."""
     return _run(
-        path,
+        meta,
         "SELECT * FROM marts.feedback_loop WHERE unit <> ? ORDER BY period_start, unit",
         [ALL_UNITS],
     )
 
 
-def feedback_loop(meta: Meta) -> pd.DataFrame:
-    """Per unit and period of arrival: items, in loop, acted (within SLA / late), overdue, held."""
-    return _feedback_loop(meta.path, meta.key)
-
-
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _feedback_options(path: str, built_at: str) -> dict[str, list[str]]:
+def feedback_options(meta: Meta) -> dict[str, list[str]]:
+    """The units, sources and statuses present among the feedback items (for the filters)."""
     df = _run(
-        path,
+        meta,
         "SELECT list(DISTINCT unit ORDER BY unit) AS units, "
         "list(DISTINCT source ORDER BY source) AS sources, "
         "list(DISTINCT status ORDER BY status) AS statuses FROM marts.feedback_items",
@@ -315,22 +294,16 @@ def _feedback_options(path: str, built_at: str) -> dict[str, list[str]]:
     return {k: [str(v) for v in (row[k] if row[k] is not None else [])] for k in df.columns}
 
 
-def feedback_options(meta: Meta) -> dict[str, list[str]]:
-    """The units, sources and statuses present among the feedback items (for the filters)."""
-    return _feedback_options(meta.path, meta.key)
-
-
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _feedback_items(
-    path: str,
-    built_at: str,
+def feedback_items(
+    meta: Meta,
     units: tuple[str, ...],
     sources: tuple[str, ...],
     statuses: tuple[str, ...],
-    limit: int,
+    limit: int = ROW_LIMIT,
 ) -> pd.DataFrame:
+    """Feedback items matching the filters, the longest overdue first; `total` counts all."""
     return _run(
-        path,
+        meta,
         # The total is its own count, not `count(*) OVER ()`, which would materialize every
         # matching item (comments included) before the top-N sort could keep only `limit`.
         "WITH f AS (SELECT * FROM marts.feedback_items "
@@ -344,61 +317,49 @@ def _feedback_items(
     )
 
 
-def feedback_items(
-    meta: Meta,
-    units: tuple[str, ...],
-    sources: tuple[str, ...],
-    statuses: tuple[str, ...],
-    limit: int = ROW_LIMIT,
-) -> pd.DataFrame:
-    """Feedback items matching the filters, the longest overdue first; `total` counts all."""
-    return _feedback_items(meta.path, meta.key, units, sources, statuses, limit)
+def median_hours_to_action(meta: Meta, period: date | None = None) -> float | None:
+    """Median hours from arrival to first action over all in-loop items acted upon (of one period
+    of arrival, in the strategy's zone, when given)."""
+    df = _run(
+        meta,
+        "SELECT median(hours_to_action) AS h FROM marts.feedback_items "
+        "WHERE in_loop AND hours_to_action IS NOT NULL AND (CAST(? AS DATE) IS NULL OR "
+        "CAST(date_trunc(?, timezone(?, timezone('UTC', received_at))) AS DATE) = ?)",
+        [period, meta.period, meta.timezone, period],
+    )
+    value = df["h"].iloc[0]
+    return None if pd.isna(value) else float(value)
 
 
 # --- readiness ---------------------------------------------------------------------------------
 
 
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _readiness(path: str, built_at: str) -> pd.DataFrame:
-    return _run(path, "SELECT * FROM marts.readiness ORDER BY unit, dimension")
-
-
 def readiness(meta: Meta) -> pd.DataFrame:
     """Each unit's latest score per readiness dimension, with the number of assessors."""
-    return _readiness(meta.path, meta.key)
+    return _run(meta, "SELECT * FROM marts.readiness ORDER BY unit, dimension")
 
 
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _gates(path: str, built_at: str) -> pd.DataFrame:
+def gates(meta: Meta) -> pd.DataFrame:
+    """The readiness gate per unit and period: score, ready, blocking dimensions, ready since."""
     return _run(
-        path,
+        meta,
         "SELECT * FROM marts.readiness_gates WHERE unit <> ? ORDER BY unit, period_start",
         [ALL_UNITS],
     )
 
 
-def gates(meta: Meta) -> pd.DataFrame:
-    """The readiness gate per unit and period: score, ready, blocking dimensions, ready since."""
-    return _gates(meta.path, meta.key)
-
-
 # --- data health -------------------------------------------------------------------------------
-
-
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _source_health(path: str, built_at: str) -> pd.DataFrame:
-    return _run(path, "SELECT * FROM serving.source_health ORDER BY source")
 
 
 def source_health(meta: Meta) -> pd.DataFrame:
     """Per source: files, rows loaded / filtered / quarantined, last file, freshness."""
-    return _source_health(meta.path, meta.key)
+    return _run(meta, "SELECT * FROM serving.source_health ORDER BY source")
 
 
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _file_ledger(path: str, built_at: str, status: str | None) -> pd.DataFrame:
+def file_ledger(meta: Meta, status: str | None = None) -> pd.DataFrame:
+    """Landed files, newest first; `status` ('loaded', 'rejected', 'duplicate') filters."""
     return _run(
-        path,
+        meta,
         "SELECT loaded_at, source, status, file_path, rows_loaded, rows_filtered, "
         "rows_quarantined, size_bytes, error, sha256 FROM ops.file_ledger "
         "WHERE (CAST(? AS VARCHAR) IS NULL OR status = ?) ORDER BY loaded_at DESC",
@@ -406,64 +367,21 @@ def _file_ledger(path: str, built_at: str, status: str | None) -> pd.DataFrame:
     )
 
 
-def file_ledger(meta: Meta, status: str | None = None) -> pd.DataFrame:
-    """Landed files, newest first; `status` ('loaded', 'rejected', 'duplicate') filters."""
-    return _file_ledger(meta.path, meta.key, status)
-
-
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _quarantine_summary(path: str, built_at: str) -> pd.DataFrame:
-    return _run(path, "SELECT * FROM serving.quarantine_summary ORDER BY rows DESC, source, reason")
-
-
 def quarantine_summary(meta: Meta) -> pd.DataFrame:
     """Quarantined rows counted per source and reason, each with a sample row."""
-    return _quarantine_summary(meta.path, meta.key)
+    return _run(meta, "SELECT * FROM serving.quarantine_summary ORDER BY rows DESC, source, reason")
 
 
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _quarantine_rows(
-    path: str, built_at: str, source: str, reason: str, limit: int
-) -> pd.DataFrame:
+def quarantine_rows(meta: Meta, source: str, reason: str, limit: int = 20) -> pd.DataFrame:
+    """The newest quarantined rows of one source and reason (the record as it arrived)."""
     return _run(
-        path,
+        meta,
         "SELECT quarantined_at, file_path, row_number, record FROM ops.quarantine "
         "WHERE source = ? AND reason = ? ORDER BY quarantined_at DESC, row_number LIMIT ?",
         [source, reason, limit],
     )
 
 
-def quarantine_rows(meta: Meta, source: str, reason: str, limit: int = 20) -> pd.DataFrame:
-    """The newest quarantined rows of one source and reason (the record as it arrived)."""
-    return _quarantine_rows(meta.path, meta.key, source, reason, limit)
-
-
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _orphan_actions(path: str, built_at: str) -> pd.DataFrame:
-    return _run(path, "SELECT * FROM serving.orphan_actions ORDER BY action_at DESC")
-
-
 def orphan_actions(meta: Meta) -> pd.DataFrame:
     """Feedback actions whose feedback_id matches no response (yet)."""
-    return _orphan_actions(meta.path, meta.key)
-
-
-@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _median_hours(
-    path: str, built_at: str, period: date | None, grain: str, tz: str
-) -> float | None:
-    df = _run(
-        path,
-        "SELECT median(hours_to_action) AS h FROM marts.feedback_items "
-        "WHERE in_loop AND hours_to_action IS NOT NULL AND (CAST(? AS DATE) IS NULL OR "
-        "CAST(date_trunc(?, timezone(?, timezone('UTC', received_at))) AS DATE) = ?)",
-        [period, grain, tz, period],
-    )
-    value = df["h"].iloc[0]
-    return None if pd.isna(value) else float(value)
-
-
-def median_hours_to_action(meta: Meta, period: date | None = None) -> float | None:
-    """Median hours from arrival to first action over all in-loop items acted upon (of one period
-    of arrival, in the strategy's zone, when given)."""
-    return _median_hours(meta.path, meta.key, period, meta.period, meta.timezone)
+    return _run(meta, "SELECT * FROM serving.orphan_actions ORDER BY action_at DESC")

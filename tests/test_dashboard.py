@@ -10,7 +10,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import components
+from dashboard.components.formatting import format_value
+from dashboard.components.status import gate_state
+from dashboard.components.text import escape_markdown
+from dashboard.components.tree import tree_dot
+from metrics.feedback import within_sla_share
+from metrics.privacy import mask_contacts
 from tests.snapshot_factory import DDL, HOSTILE_COMMENT, make_snapshot
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -206,6 +211,24 @@ def test_data_health_ledger_quarantine_and_empty_sources(expected: dict) -> None
         assert f"`inbox/{source}/`" in infos
 
 
+def test_numbers_in_tables_stay_numbers_so_they_sort_as_numbers(expected: dict) -> None:
+    """Number columns with gaps keep their dtype (formatted by column_config, not turned to text)."""
+    numeric = pd.api.types.is_numeric_dtype
+    tree = frame(open_page("outcome_tree"), "Node")
+    assert numeric(tree["Responses"]) and tree["Responses"].isna().any()
+    assert list(tree["Responses"].fillna(-1)) == [2, -1, 140, 80]
+    health = frame(open_page("data_health"), "State").set_index("Source")
+    for column in ("Hours since last file", "Policy (hours)", "Files", "Rows loaded"):
+        assert numeric(health[column]), column
+    assert health.loc["revenue", "Hours since last file"] == 461.0  # 1 Mar 07:00 to 20 Mar 12:00
+    assert pd.isna(health.loc["upsell", "Hours since last file"])
+    units = frame(open_page("feedback_loop"), "Gate").set_index("Unit")
+    assert numeric(units["Within SLA"]) and units.loc["Sales", "Within SLA"] == 50.0
+    assert pd.isna(units.loc["Support", "Within SLA"])  # nothing due: no share, not 0%
+    gates = frame(open_page("readiness"), "Gate").set_index("Unit")
+    assert numeric(gates["Score"]) and numeric(gates["Assessors"])
+
+
 def test_sidebar_says_how_current_the_data_is(expected: dict) -> None:
     at = AppTest.from_file(str(APP), default_timeout=30).run()
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
@@ -269,11 +292,11 @@ def test_a_snapshot_without_data_explains_itself(home: Path, page: str) -> None:
     ],
 )
 def test_mask_contacts(text: str | None, masked: str | None) -> None:
-    assert components.mask_contacts(text) == masked
+    assert mask_contacts(text) == masked
 
 
 def test_escape_markdown_neutralises_markup() -> None:
-    escaped = components.escape_markdown("**bold** <b>x</b> [a](http://e.x) :red[y] $z$")
+    escaped = escape_markdown("**bold** <b>x</b> [a](http://e.x) :red[y] $z$")
     assert escaped == r"\*\*bold\*\* \<b\>x\</b\> \[a\]\(http\://e\.x\) \:red\[y\] \$z\$"
 
 
@@ -287,7 +310,8 @@ def test_escape_markdown_neutralises_markup() -> None:
         (-5.2, None, "nps", "-5"),
         (0.2, None, "nps", "0"),
         (34.25, None, "share", "34.2%"),
-        (0.125, None, "ratio", "12.5%"),
+        (0.125, "percent", "ratio", "12.5%"),  # a ratio is a fraction: x 100 as a percent
+        (0.126, None, "ratio", "0.13"),  # without a format a ratio is a number, as published
         (62.5, None, "employee_health", "62.5/100"),
         (5.1, "number", "mean", "5.10"),
         (None, "currency", "sum", "–"),
@@ -295,11 +319,11 @@ def test_escape_markdown_neutralises_markup() -> None:
     ],
 )
 def test_format_value(value, fmt, kind, text) -> None:
-    assert components.format_value(value, fmt, kind) == text
+    assert format_value(value, fmt, kind) == text
 
 
 def test_tree_dot_colours_and_words_and_escapes_quotes() -> None:
-    dot = components.tree_dot([
+    dot = tree_dot([
         {"node": "revenue", "parent": None, "label": 'Rev "net"', "status": "off_track",
          "lines": ["1.00M"]},
         {"node": "nps", "parent": "revenue", "label": "NPS", "status": None},
@@ -318,16 +342,14 @@ def test_gate_state_reports_the_current_streak() -> None:
         "blocking_dimensions": [["data"], [], ["data"], ["people", "data"]],
         "ready_since": [None, date(2025, 2, 1), None, None],
     })  # fmt: skip
-    state = components.gate_state(gates, "A")
+    state = gate_state(gates, "A")
     assert (state["ready"], state["since"], state["blocking"]) == (
         False, date(2025, 3, 1), ["people", "data"]
     )  # fmt: skip
-    assert components.gate_state(gates, "A", date(2025, 2, 1))["since"] == date(2025, 2, 1)
-    assert components.gate_state(gates, "B")["ready"] is None
+    assert gate_state(gates, "A", date(2025, 2, 1))["since"] == date(2025, 2, 1)
+    assert gate_state(gates, "B")["ready"] is None
 
 
 def test_within_sla_share_ignores_items_not_yet_due() -> None:
-    from dashboard.pages.feedback_loop import within_sla_share
-
     assert within_sla_share(1, 0, 1) == 0.5
     assert within_sla_share(0, 0, 0) is None

@@ -14,7 +14,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import components, queries
+from dashboard import queries
+from dashboard.components.formatting import format_count
+from dashboard.components.frame import render_page
+from dashboard.components.status import CIRCLE, DOT
+from dashboard.components.tables import labelled_table
+from dashboard.components.text import escape_markdown
 
 QUESTION = (
     "Did the data arrive? Per source: last file, rows loaded, filtered, quarantined, freshness."
@@ -24,15 +29,15 @@ QUESTION = (
 def freshness_label(row: Any) -> str:
     """A source's state in words: no data, stale (older than its policy allows) or fresh."""
     if not bool(row.get("configured", True)):
-        return f"{components.CIRCLE} Not configured"
+        return f"{CIRCLE} Not configured"
     if not row.get("files") or pd.isna(row.get("files")):
-        return f"{components.CIRCLE} No data yet"
+        return f"{CIRCLE} No data yet"
     if not row.get("events") or pd.isna(row.get("events")):
-        return f"{components.DOT} No events loaded"
+        return f"{DOT} No events loaded"
     stale = row.get("stale")
     if stale is not None and not pd.isna(stale) and bool(stale):
-        return f"{components.DOT} Stale"
-    return f"{components.DOT} Fresh"
+        return f"{DOT} Stale"
+    return f"{DOT} Fresh"
 
 
 def _sources(meta: queries.Meta, health: pd.DataFrame) -> None:
@@ -59,9 +64,9 @@ def _sources(meta: queries.Meta, health: pd.DataFrame) -> None:
         "Rows quarantined": health["rows_quarantined"],
         "Events": health["events"],
     })  # fmt: skip
-    st.dataframe(
-        components.colored(table, ["State"]), hide_index=True, width="stretch",
-        column_config={
+    labelled_table(
+        table, ["State"],
+        {
             "Hours since last file": st.column_config.NumberColumn(
                 help="Hours between the source's last loaded file and the snapshot's build",
                 format="%.1f",
@@ -81,7 +86,7 @@ def _sources(meta: queries.Meta, health: pd.DataFrame) -> None:
     empty = health[health["files"].fillna(0) == 0]
     for _, r in empty.iterrows():
         st.info(
-            f"**{components.escape_markdown(r['source'])}**: no data yet, so its measures are "
+            f"**{escape_markdown(r['source'])}**: no data yet, so its measures are "
             f"empty. Drop its exports into `inbox/{r['source']}/`; the sensor picks them up.",
             icon=":material/inbox:",
         )
@@ -129,9 +134,9 @@ def _quarantine(meta: queries.Meta) -> None:
     )  # fmt: skip
     for i, r in summary.head(10).iterrows():
         title = f"{r['source']}: {r['reason']} ({int(r['rows']):,} rows)"
-        with st.expander(components.escape_markdown(title)):
+        with st.expander(escape_markdown(title)):
             st.caption(
-                f"Sample: {components.escape_markdown(r['sample_file'])}, "
+                f"Sample: {escape_markdown(r['sample_file'])}, "
                 f"row {'–' if pd.isna(r['sample_row']) else int(r['sample_row'])}"
             )
             st.code(r["sample_record"] or "", language="json", wrap_lines=True)
@@ -164,7 +169,7 @@ def _orphans(meta: queries.Meta) -> None:
 
 
 def render() -> None:
-    components.render_page("Data health", ":material/monitor_heart:", QUESTION, _render)
+    render_page("Data health", QUESTION, _render)
 
 
 def _render(meta: queries.Meta) -> None:
@@ -173,15 +178,11 @@ def _render(meta: queries.Meta) -> None:
     orphans = queries.orphan_actions(meta)
     c1, c2, c3, c4, c5 = st.columns(5)
     status = ledger["status"].value_counts() if not ledger.empty else pd.Series(dtype="int64")
-    c1.metric("Files loaded", components.format_count(status.get("loaded", 0)), border=True)
-    c2.metric("Files rejected", components.format_count(status.get("rejected", 0)), border=True)
-    c3.metric(
-        "Duplicates skipped", components.format_count(status.get("duplicate", 0)), border=True
-    )
-    c4.metric(
-        "Rows quarantined", components.format_count(health["rows_quarantined"].sum()), border=True
-    )
-    c5.metric("Orphan actions", components.format_count(len(orphans)), border=True)
+    c1.metric("Files loaded", format_count(status.get("loaded", 0)), border=True)
+    c2.metric("Files rejected", format_count(status.get("rejected", 0)), border=True)
+    c3.metric("Duplicates skipped", format_count(status.get("duplicate", 0)), border=True)
+    c4.metric("Rows quarantined", format_count(health["rows_quarantined"].sum()), border=True)
+    c5.metric("Orphan actions", format_count(len(orphans)), border=True)
     st.link_button(
         "Open the Dagster UI (runs, asset checks, sensors)", meta.dagster_url,
         icon=":material/open_in_new:",

@@ -16,39 +16,37 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import components, queries
+from dashboard import queries
+from dashboard.components.formatting import (
+    format_count,
+    format_hours,
+    format_period,
+    period_axis,
+    plural,
+)
+from dashboard.components.frame import render_page
+from dashboard.components.status import PROGRESS_COLOR, feedback_status_label, gate_state
+from dashboard.components.tables import csv_safe, labelled_table
+from dashboard.components.text import comment_text
+from metrics.feedback import within_sla_share, within_sla_shares
 
 QUESTION = "Is the feedback we collect acted upon, within the SLA? Per unit, with the items behind."
 ALL_PERIODS = "__all__"
 COUNTS = ("items", "in_loop", "acted_within_sla", "acted_late", "overdue", "open", "held_not_ready")
 
 
-def within_sla_share(acted_within_sla: float, acted_late: float, overdue: float) -> float | None:
-    """Share of the items whose deadline has passed (or that were acted upon) that were acted upon
-    within the SLA. Open items, not yet due, count neither way. None when nothing is due yet."""
-    decided = acted_within_sla + acted_late + overdue
-    return None if decided == 0 else acted_within_sla / decided
-
-
-def _share_of(df: pd.DataFrame) -> pd.Series:
-    decided = df["acted_within_sla"] + df["acted_late"] + df["overdue"]
-    return (df["acted_within_sla"] / decided.where(decided > 0)).astype("float64")
-
-
 def _metrics(totals: pd.Series, median_hours: Any, sla_hours: float) -> None:
     share = within_sla_share(totals["acted_within_sla"], totals["acted_late"], totals["overdue"])
     top = st.columns(4)
-    top[0].metric("Items", components.format_count(totals["items"]), border=True)
-    top[1].metric("In loop", components.format_count(totals["in_loop"]), border=True)
-    top[2].metric("Overdue", components.format_count(totals["overdue"]), border=True)
-    top[3].metric("Held", components.format_count(totals["held_not_ready"]), border=True)
+    top[0].metric("Items", format_count(totals["items"]), border=True)
+    top[1].metric("In loop", format_count(totals["in_loop"]), border=True)
+    top[2].metric("Overdue", format_count(totals["overdue"]), border=True)
+    top[3].metric("Held", format_count(totals["held_not_ready"]), border=True)
     bottom = st.columns(4)
-    bottom[0].metric(
-        "Acted within SLA", components.format_count(totals["acted_within_sla"]), border=True
-    )
-    bottom[1].metric("Acted late", components.format_count(totals["acted_late"]), border=True)
+    bottom[0].metric("Acted within SLA", format_count(totals["acted_within_sla"]), border=True)
+    bottom[1].metric("Acted late", format_count(totals["acted_late"]), border=True)
     bottom[2].metric("Within SLA", "–" if share is None else f"{100 * share:.0f}%", border=True)
-    bottom[3].metric("Median time to action", components.format_hours(median_hours), border=True)
+    bottom[3].metric("Median time to action", format_hours(median_hours), border=True)
     st.caption(
         f"SLA: first action within {sla_hours:g} hours. Within SLA: of the items due (acted upon, "
         "late or overdue), the share acted upon in time; open items not yet due count neither way."
@@ -61,8 +59,8 @@ def _unit_table(loop: pd.DataFrame, gates: pd.DataFrame, period: date | None, ki
     medians = loop.groupby("unit")["median_hours_to_action"].agg(["min", "max", "count"])
     records = []
     for _, r in by_unit.iterrows():
-        gate = components.gate_state(gates, r["unit"], period)
-        since = components.format_period(gate["since"], kind) if gate["since"] is not None else ""
+        gate = gate_state(gates, r["unit"], period)
+        since = format_period(gate["since"], kind) if gate["since"] is not None else ""
         records.append({
             "Unit": r["unit"],
             "Gate": gate["label"] + (f" since {since}" if since else ""),
@@ -76,13 +74,13 @@ def _unit_table(loop: pd.DataFrame, gates: pd.DataFrame, period: date | None, ki
             "Within SLA": _pct(within_sla_share(r["acted_within_sla"], r["acted_late"], r["overdue"])),
             "Median time to action": _median_text(medians, r["unit"]),
         })  # fmt: skip
-    st.dataframe(
-        components.colored(pd.DataFrame(records), ["Gate"], keep=["Within SLA"]), hide_index=True, width="stretch",
-        column_config={
+    labelled_table(
+        pd.DataFrame(records), ["Gate"],
+        {
             "Within SLA": st.column_config.ProgressColumn(
                 "Within SLA", min_value=0, max_value=100, format="%.0f%%",
                 help="Of the items due, the share acted upon within the SLA",
-                color=components.PROGRESS_COLOR,
+                color=PROGRESS_COLOR,
             ),
         },
     )  # fmt: skip
@@ -93,8 +91,8 @@ def _median_text(medians: pd.DataFrame, unit: str) -> str:
         return "–"
     low, high = medians.loc[unit, "min"], medians.loc[unit, "max"]
     if low == high:
-        return components.format_hours(low)
-    return f"{components.format_hours(low)} to {components.format_hours(high)} (per period)"
+        return format_hours(low)
+    return f"{format_hours(low)} to {format_hours(high)} (per period)"
 
 
 def _pct(share: float | None) -> float | None:
@@ -104,7 +102,7 @@ def _pct(share: float | None) -> float | None:
 def _trend(loop: pd.DataFrame, kind: str) -> None:
     st.subheader("Acted within SLA, over time", anchor=False)
     org = loop.groupby("period_start", as_index=False)[list(COUNTS)].sum()
-    org["share"] = _share_of(org) * 100
+    org["share"] = within_sla_shares(org) * 100
     fig = go.Figure()
     fig.add_trace(go.Scatter(
         x=org["period_start"], y=org["share"], mode="lines+markers", name="All units",
@@ -113,13 +111,13 @@ def _trend(loop: pd.DataFrame, kind: str) -> None:
     for unit, rows in loop.groupby("unit"):
         rows = rows.sort_values("period_start")
         fig.add_trace(go.Scatter(
-            x=rows["period_start"], y=_share_of(rows) * 100, mode="lines+markers", name=str(unit),
+            x=rows["period_start"], y=within_sla_shares(rows) * 100, mode="lines+markers", name=str(unit),
             line={"width": 1.5, "dash": "dot"}, connectgaps=False,
         ))  # fmt: skip
     fig.update_layout(
         height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis_title="% within SLA",
         yaxis_range=[0, 105], legend={"orientation": "h", "y": 1.15}, hovermode="x unified",
-        xaxis=components.period_axis(kind, org["period_start"].nunique()),
+        xaxis=period_axis(kind, org["period_start"].nunique()),
     )  # fmt: skip
     st.plotly_chart(fig, width="stretch", key="sla_trend")
     st.caption(
@@ -143,7 +141,7 @@ def _items(meta: queries.Meta) -> None:
     default_status = [s for s in ("overdue",) if s in options["statuses"]] or options["statuses"]
     statuses = c3.multiselect(
         "Status", options["statuses"], default=default_status, key="fl_statuses",
-        format_func=components.feedback_status_label,
+        format_func=feedback_status_label,
     )  # fmt: skip
     items = queries.feedback_items(meta, tuple(units), tuple(sources), tuple(statuses))
     if items.empty:
@@ -156,11 +154,11 @@ def _items(meta: queries.Meta) -> None:
         "Unit": items["unit"],
         "Source": items["source"].str.upper(),
         "Score": items["score"],
-        "Comment": [components.comment_text(c, mask) for c in items["comment"]],
+        "Comment": [comment_text(c, mask) for c in items["comment"]],
         "Due": items["due_at"],
-        "Status": [components.feedback_status_label(s) for s in items["status"]],
+        "Status": [feedback_status_label(s) for s in items["status"]],
         "Overdue by": [
-            components.format_hours((pd.Timestamp(now) - d).total_seconds() / 3600)
+            format_hours((pd.Timestamp(now) - d).total_seconds() / 3600)
             if s == "overdue" and pd.notna(d) else ""
             for s, d in zip(items["status"], items["due_at"], strict=True)
         ],
@@ -168,18 +166,16 @@ def _items(meta: queries.Meta) -> None:
         "Feedback id": items["feedback_id"],
     })  # fmt: skip
     total = int(items["total"].iloc[0])
-    st.dataframe(
-        components.colored(shown, ["Status"]), hide_index=True, width="stretch",
-        column_config={
+    labelled_table(
+        shown, ["Status"],
+        {
             "Score": st.column_config.NumberColumn(format="%g"),
             "Comment": st.column_config.TextColumn(width="large"),
         },
     )  # fmt: skip
     more = f", the first {len(items):,} shown" if total > len(items) else ""
-    st.caption(
-        f"{components.plural(total, 'item matches', 'items match')}{more}; the longest overdue first."
-    )
-    csv = components.csv_safe(shown.assign(Status=items["status"].to_numpy())).to_csv(index=False)
+    st.caption(f"{plural(total, 'item matches', 'items match')}{more}; the longest overdue first.")
+    csv = csv_safe(shown.assign(Status=items["status"].to_numpy())).to_csv(index=False)
     st.download_button(
         "Download these items (CSV)", csv, file_name="feedback_items.csv", mime="text/csv",
         icon=":material/download:", key="fl_csv",
@@ -187,7 +183,7 @@ def _items(meta: queries.Meta) -> None:
 
 
 def render() -> None:
-    components.render_page("Feedback loop", ":material/forum:", QUESTION, _render)
+    render_page("Feedback loop", QUESTION, _render)
 
 
 def _render(meta: queries.Meta) -> None:
@@ -204,7 +200,7 @@ def _render(meta: queries.Meta) -> None:
     choice = st.selectbox(
         "Period of arrival", [*periods, ALL_PERIODS], index=0, key="fl_period",
         format_func=lambda p: "All periods" if p == ALL_PERIODS
-        else components.format_period(p, meta.period),
+        else format_period(p, meta.period),
     )  # fmt: skip
     period = None if choice == ALL_PERIODS else choice
     chosen = loop if period is None else loop[loop["period_start"] == period]
@@ -212,7 +208,7 @@ def _render(meta: queries.Meta) -> None:
     _metrics(totals, queries.median_hours_to_action(meta, period), sla)
     if totals["held_not_ready"]:
         st.caption(
-            f"{components.plural(int(totals['held_not_ready']), 'item is', 'items are')} held: "
+            f"{plural(int(totals['held_not_ready']), 'item is', 'items are')} held: "
             "they arrived while their unit had "
             "not passed its readiness assessment, so they are not counted as acted upon (see the "
             "Readiness page for what blocks the unit)."

@@ -15,30 +15,33 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import components, queries
+from dashboard import queries
+from dashboard.components.drilldown import responses_behind
+from dashboard.components.formatting import (
+    format_interval,
+    format_period,
+    format_progress,
+    format_value,
+    measure_info,
+    period_axis,
+    suppressed_text,
+    unit_name,
+)
+from dashboard.components.frame import render_page
+from dashboard.components.status import (
+    GREY,
+    PROGRESS_COLOR,
+    STATUS_ORDER,
+    status_badge,
+    status_label,
+    status_style,
+)
+from dashboard.components.tables import labelled_table
+from dashboard.components.text import escape_markdown
+from dashboard.components.tree import tree_dot
 from metrics.schemas import ALL_UNITS
 
 QUESTION = "Is the strategy on track to revenue? Every node: value, target, progress, status."
-#: Sources whose responses the snapshot keeps for the drill-down (docs/snapshot.md).
-RESPONSE_SOURCES = ("nps", "ces")
-
-
-def _unit_name(unit: str) -> str:
-    return "Whole organisation" if unit == ALL_UNITS else unit
-
-
-def _measure_info(measures: pd.DataFrame, measure: Any) -> dict[str, Any]:
-    if measure is None or pd.isna(measure) or measure not in measures.index:
-        return {"label": None, "kind": None, "format": None, "min_n": 0, "anonymity": False}
-    row = measures.loc[measure]
-    return {
-        "label": row.get("label"),
-        "kind": row.get("kind"),
-        "format": row.get("format"),
-        "min_n": row.get("min_n"),
-        "anonymity": bool(row.get("anonymity")),
-        "source": row.get("source"),
-    }
 
 
 def _present(value: Any) -> bool:
@@ -79,21 +82,19 @@ def node_view(tree_row: pd.Series, prog: pd.Series | None, info: dict[str, Any])
         view["expected_progress"] = float(prog["expected_progress"])
     if has_measure:
         base, target = prog.get("baseline"), prog.get("target")
-        view["target"] = components.format_value(target, fmt, kind)
+        view["target"] = format_value(target, fmt, kind)
         if _present(base) and _present(target) and view["expected_progress"] is not None:
             expected = base + view["expected_progress"] * (target - base)
-            view["expected_value"] = components.format_value(expected, fmt, kind)
+            view["expected_value"] = format_value(expected, fmt, kind)
         if bool(prog.get("suppressed")):
-            view["hidden"] = components.suppressed_text(
+            view["hidden"] = suppressed_text(
                 prog.get("n"), info["min_n"], info["anonymity"], prog.get("note")
             )
             view["value"] = "Hidden"
             view["progress"] = None
         else:
-            view["value"] = components.format_value(prog.get("value"), fmt, kind)
-            view["interval"] = components.format_interval(
-                prog.get("ci_low"), prog.get("ci_high"), fmt, kind
-            )
+            view["value"] = format_value(prog.get("value"), fmt, kind)
+            view["interval"] = format_interval(prog.get("ci_low"), prog.get("ci_high"), fmt, kind)
             view["n"] = int(prog["n"]) if _present(prog.get("n")) else None
             if not _present(prog.get("value")) and _present(prog.get("note")):
                 view["hidden"] = str(prog["note"])
@@ -107,7 +108,7 @@ def build_views(meta: queries.Meta, period: date, unit: str = ALL_UNITS) -> list
     rows = queries.progress(meta, period, unit)
     by_node = {r["node"]: r for _, r in rows.iterrows()}
     return [
-        node_view(t, by_node.get(t["node"]), _measure_info(measures, t["measure"]))
+        node_view(t, by_node.get(t["node"]), measure_info(measures, t["measure"]))
         for _, t in tree.iterrows()
     ]
 
@@ -119,8 +120,8 @@ def _graph_lines(view: dict[str, Any]) -> list[str]:
             lines.append(view["hidden"])
         else:
             lines.append(f"{view['value']}  (target {view['target']})")
-    progress = components.format_progress(view["progress"])
-    expected = components.format_progress(view["expected_progress"])
+    progress = format_progress(view["progress"])
+    expected = format_progress(view["expected_progress"])
     if view["progress"] is not None or view["expected_progress"] is not None:
         lines.append(f"progress {progress} vs {expected} expected")
     return lines
@@ -129,7 +130,7 @@ def _graph_lines(view: dict[str, Any]) -> list[str]:
 def _context_popover(strategy: dict[str, Any]) -> None:
     context = strategy.get("context") or {}
     with st.popover("Strategy context", icon=":material/flag:"):
-        st.markdown(f"**{components.escape_markdown(strategy.get('name', 'Strategy'))}**")
+        st.markdown(f"**{escape_markdown(strategy.get('name', 'Strategy'))}**")
         labels = (
             ("target_customers", "Target customers"),
             ("value_proposition", "Value proposition"),
@@ -138,12 +139,12 @@ def _context_popover(strategy: dict[str, Any]) -> None:
         shown = False
         for key, title in labels:
             if context.get(key):
-                st.markdown(f"**{title}:** {components.escape_markdown(context[key])}")
+                st.markdown(f"**{title}:** {escape_markdown(context[key])}")
                 shown = True
         goals = context.get("business_goals") or []
         if goals:
             st.markdown("**Business goals:**")
-            st.markdown("\n".join(f"- {components.escape_markdown(g)}" for g in goals))
+            st.markdown("\n".join(f"- {escape_markdown(g)}" for g in goals))
             shown = True
         if not shown:
             st.caption("The strategy names no context yet (add `context:` to strategy.yaml).")
@@ -157,17 +158,14 @@ def _headline(views: list[dict[str, Any]], period_name: str) -> None:
     cols[1].metric("Target", root["target"], border=True)
     cols[2].metric(
         "Progress vs expected",
-        f"{components.format_progress(root['progress'])} of "
-        f"{components.format_progress(root['expected_progress'])}",
+        f"{format_progress(root['progress'])} of {format_progress(root['expected_progress'])}",
         border=True,
     )
     with cols[3].container(border=True):
-        st.markdown(f"**Status** {components.status_badge(root['status'])}")
+        st.markdown(f"**Status** {status_badge(root['status'])}")
         st.caption(
             " · ".join(
-                f"{counts[s]} {components.status_style(s).words.lower()}"
-                for s in components.STATUS_ORDER
-                if s in counts
+                f"{counts[s]} {status_style(s).words.lower()}" for s in STATUS_ORDER if s in counts
             )
             + " across the tree"
         )
@@ -181,10 +179,8 @@ def _promises(views: list[dict[str, Any]]) -> None:
         st.caption("No outcome carries a customer promise yet (add `promise:` to an outcome).")
     for v in with_promise:
         with st.container(border=True):
-            st.markdown(
-                f"**{components.escape_markdown(v['label'])}** {components.status_badge(v['status'])}"
-            )
-            st.markdown(f"> *“{components.escape_markdown(v['promise'])}”*")
+            st.markdown(f"**{escape_markdown(v['label'])}** {status_badge(v['status'])}")
+            st.markdown(f"> *“{escape_markdown(v['promise'])}”*")
 
 
 def _table(views: list[dict[str, Any]], unit_views: dict[str, dict[str, Any]] | None, unit: str):
@@ -200,7 +196,7 @@ def _table(views: list[dict[str, Any]], unit_views: dict[str, dict[str, Any]] | 
             "Expected progress": (
                 None if v["expected_progress"] is None else 100 * v["expected_progress"]
             ),
-            "Status": components.status_label(v["status"]),
+            "Status": status_label(v["status"]),
             "95% interval": v["interval"],
             "Responses": v["n"],
             "Note": v["hidden"] or "",
@@ -214,18 +210,19 @@ def _table(views: list[dict[str, Any]], unit_views: dict[str, dict[str, Any]] | 
     progress_cfg = {
         "Progress": st.column_config.ProgressColumn(
             "Progress", min_value=0, max_value=100, format="%.0f%%", help="Of the way to target",
-            color=components.PROGRESS_COLOR,
+            color=PROGRESS_COLOR,
         ),
         "Expected progress": st.column_config.ProgressColumn(
             "Expected", min_value=0, max_value=100, format="%.0f%%",
             help="Where the plan says we should be by the period's last day",
-            color=components.GREY,
+            color=GREY,
         ),
-        "Responses": st.column_config.TextColumn("n", help="Responses (or rows) behind the value"),
+        "Responses": st.column_config.NumberColumn(
+            "n", help="Responses (or rows) behind the value", format="%,d"
+        ),
     }  # fmt: skip
-    st.dataframe(
-        components.colored(df, ["Status"], keep=("Progress", "Expected progress")),
-        hide_index=True, column_config=progress_cfg, width="stretch",
+    labelled_table(
+        df, ["Status"], progress_cfg,
         height=35 * (len(df) + 1) + 3,  # the whole tree, no inner scrolling
     )  # fmt: skip
 
@@ -242,7 +239,7 @@ def _unit_views(meta: queries.Meta, period: date, unit: str) -> dict[str, dict[s
     for _, t in tree.iterrows():
         if not _present(t["measure"]):
             continue
-        info = _measure_info(measures, t["measure"])
+        info = measure_info(measures, t["measure"])
         if t["node"] in own:
             out[t["node"]] = node_view(t, own[t["node"]], info)
             continue
@@ -252,13 +249,13 @@ def _unit_views(meta: queries.Meta, period: date, unit: str) -> dict[str, dict[s
             if bool(mv["suppressed"]):
                 view = {
                     "value": "Hidden",
-                    "hidden": components.suppressed_text(
+                    "hidden": suppressed_text(
                         mv["n"], info["min_n"], info["anonymity"], mv.get("note")
                     ),
                 }
             else:
                 view = {
-                    "value": components.format_value(mv["value"], info["format"], info["kind"]),
+                    "value": format_value(mv["value"], info["format"], info["kind"]),
                     "hidden": None if _present(mv["value"]) else mv.get("note"),
                 }
         out[t["node"]] = view
@@ -278,9 +275,9 @@ def _suppressed_notes(meta: queries.Meta, period: date, measure_ids: list[str]) 
         return
     labels = queries.measures(meta).set_index("measure")["label"].to_dict()
     lines = [
-        f"- {components.escape_markdown(_unit_name(r['unit']))} · "
-        f"{components.escape_markdown(labels.get(r['measure']) or r['measure'])}: "
-        f"{components.suppressed_text(r['n'], r['min_n'], bool(r['anonymity']), r['note'])}"
+        f"- {escape_markdown(unit_name(r['unit']))} · "
+        f"{escape_markdown(labels.get(r['measure']) or r['measure'])}: "
+        f"{suppressed_text(r['n'], r['min_n'], bool(r['anonymity']), r['note'])}"
         for _, r in hidden.iterrows()
     ]
     st.caption(
@@ -307,7 +304,7 @@ def _trend(meta: queries.Meta, views: list[dict[str, Any]], unit: str) -> None:
         format_func=lambda n: next(v["label"] for v in nodes if v["node"] == n),
     )  # fmt: skip
     view = next(v for v in nodes if v["node"] == choice)
-    info = _measure_info(measures, view["measure"])
+    info = measure_info(measures, view["measure"])
     units = (ALL_UNITS,) if unit == ALL_UNITS else (ALL_UNITS, unit)
     values = queries.measure_values(meta, view["measure"], units)
     values = values[~values["suppressed"].fillna(False).astype(bool) & values["value"].notna()]
@@ -325,7 +322,7 @@ def _trend(meta: queries.Meta, views: list[dict[str, Any]], unit: str) -> None:
             name="95% interval", hoverinfo="skip",
         ))  # fmt: skip
     fig.add_trace(go.Scatter(
-        x=org["period_start"], y=org["value"], mode="lines+markers", name=_unit_name(ALL_UNITS),
+        x=org["period_start"], y=org["value"], mode="lines+markers", name=unit_name(ALL_UNITS),
         line={"color": "#1976d2", "width": 3},
     ))  # fmt: skip
     if unit != ALL_UNITS:
@@ -347,7 +344,7 @@ def _trend(meta: queries.Meta, views: list[dict[str, Any]], unit: str) -> None:
         height=340, margin={"l": 10, "r": 10, "t": 30, "b": 10},
         legend={"orientation": "h", "y": 1.12}, yaxis_title=view["label"],
         hovermode="x unified",
-        xaxis=components.period_axis(meta.period, history["period_start"].nunique()),
+        xaxis=period_axis(meta.period, history["period_start"].nunique()),
     )  # fmt: skip
     if org.empty and unit == ALL_UNITS:
         st.info(f"No {view['label']} values yet: its source has no data in the snapshot.")
@@ -359,89 +356,8 @@ def _trend(meta: queries.Meta, views: list[dict[str, Any]], unit: str) -> None:
     st.caption(caption + ". Hidden cells (too few responses) are left out of the lines.")
 
 
-def _drilldown(meta: queries.Meta, default_unit: str, default_period: date) -> None:
-    st.subheader("Behind every number", anchor=False)
-    st.caption("Pick a measure, a unit and a period to read the responses behind its value.")
-    measures = queries.measures(meta)
-    anonymous = measures["anonymity"].fillna(False).astype(bool)
-    measures = measures[measures["source"].isin(RESPONSE_SOURCES) & ~anonymous]
-    if measures.empty:
-        st.caption("No survey measure (NPS, CES) in this strategy.")
-        return
-    order = {m: i for i, m in enumerate(queries.tree(meta)["measure"].dropna())}
-    measures = measures.assign(_order=measures["measure"].map(order).fillna(len(order)))
-    measures = measures.sort_values(["_order", "measure"])
-    labels = dict(
-        zip(measures["measure"], measures["label"].fillna(measures["measure"]), strict=True)
-    )
-    unit_options = [ALL_UNITS, *queries.units(meta)]
-    c1, c2, c3 = st.columns(3)
-    measure = c1.selectbox(
-        "Measure", list(labels), format_func=lambda m: labels[m], key="drill_measure"
-    )
-    unit = c2.selectbox(
-        "Unit", unit_options, index=unit_options.index(default_unit) if default_unit in unit_options
-        else 0, format_func=_unit_name, key="drill_unit",
-    )  # fmt: skip
-    source = str(measures.set_index("measure").loc[measure, "source"])
-    periods = queries.response_periods(meta, source)
-    if not periods:
-        st.info(f"The snapshot holds no {source.upper()} responses yet.")
-        return
-    period = c3.selectbox(
-        "Period", periods, index=periods.index(default_period) if default_period in periods else 0,
-        format_func=lambda p: components.format_period(p, meta.period), key="drill_period",
-    )  # fmt: skip
-    info = _measure_info(measures.set_index("measure"), measure)
-    cell = queries.measure_values(meta, measure, (unit,))
-    cell = cell[cell["period_start"] == period]
-    name = f"{labels[measure]} for {_unit_name(unit)} in {components.format_period(period, meta.period)}"
-    if cell.empty:
-        st.markdown(f"{components.escape_markdown(name)}: no value.")
-    elif bool(cell.iloc[0]["suppressed"]):
-        reason = components.suppressed_text(cell.iloc[0]["n"], info["min_n"], info["anonymity"])
-        st.markdown(f"{components.escape_markdown(name)}: {reason}.")
-    else:
-        value = components.format_value(cell.iloc[0]["value"], info["format"], info["kind"])
-        st.markdown(
-            f"{components.escape_markdown(name)}: **{value}** from "
-            f"{components.format_count(cell.iloc[0]['n'])} responses."
-        )
-    with_comment = st.toggle(
-        "Only responses with a comment", value=True, key="drill_with_comment",
-        help="The comments say why people scored as they did",
-    )  # fmt: skip
-    rows = queries.responses(meta, source, unit, period, with_comment=with_comment)
-    if rows.empty:
-        st.caption("No responses in the snapshot for this choice.")
-        return
-    mask = queries.mask_contacts_enabled(meta)
-    total = int(rows["total"].iloc[0])
-    shown = pd.DataFrame({
-        "Received": rows["responded_at"].dt.strftime("%Y-%m-%d %H:%M"),
-        "Unit": rows["unit"],
-        "Score": rows["score"],
-        "Comment": [components.comment_text(c, mask) for c in rows["comment"]],
-        "File": rows["file_path"],
-        "Row": rows["row_number"],
-        "Response": rows["response_id"],
-    })  # fmt: skip
-    st.dataframe(
-        shown, hide_index=True, width="stretch",
-        column_config={
-            "Score": st.column_config.NumberColumn(format="%g"),
-            "Comment": st.column_config.TextColumn(width="large"),
-        },
-    )  # fmt: skip
-    more = f" (the {len(rows):,} lowest scores shown)" if total > len(rows) else ""
-    st.caption(
-        f"{components.plural(total, 'response', 'responses')}{more}; lowest scores first. "
-        "File and row point at the export."
-    )
-
-
 def render() -> None:
-    components.render_page("Outcome tree", ":material/account_tree:", QUESTION, _render)
+    render_page("Outcome tree", QUESTION, _render)
 
 
 def _render(meta: queries.Meta) -> None:
@@ -459,24 +375,24 @@ def _render(meta: queries.Meta) -> None:
         return
     period = c1.selectbox(
         "Period", periods, index=0, key="tree_period",
-        format_func=lambda p: components.format_period(p, meta.period),
+        format_func=lambda p: format_period(p, meta.period),
     )  # fmt: skip
     unit = c2.selectbox(
-        "Unit", [ALL_UNITS, *units], index=0, format_func=_unit_name, key="tree_unit",
+        "Unit", [ALL_UNITS, *units], index=0, format_func=unit_name, key="tree_unit",
         help="Shows the unit's own values beside the organisation's.",
     )  # fmt: skip
     with c3:
         _context_popover(strategy)
 
     views = build_views(meta, period)
-    period_name = components.format_period(period, meta.period)
+    period_name = format_period(period, meta.period)
     _headline(views, period_name)
 
     left, right = st.columns([2, 1])
     with left:
         st.subheader(f"From measures to revenue · {period_name}", anchor=False)
         nodes = [{**v, "lines": _graph_lines(v)} for v in views]
-        st.graphviz_chart(components.tree_dot(nodes), width="stretch")
+        st.graphviz_chart(tree_dot(nodes), width="stretch")
     with right:
         _promises(views)
 
@@ -485,7 +401,7 @@ def _render(meta: queries.Meta) -> None:
     _suppressed_notes(meta, period, [v["measure"] for v in views if v["measure"]])
 
     _trend(meta, views, unit)
-    _drilldown(meta, unit, period)
+    responses_behind(meta, unit, period)
 
 
 if __name__ == "__main__":

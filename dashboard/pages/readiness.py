@@ -14,7 +14,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import components, queries
+from dashboard import queries
+from dashboard.components.formatting import format_period
+from dashboard.components.frame import render_page
+from dashboard.components.status import gate_state
+from dashboard.components.tables import labelled_table
+from dashboard.components.text import escape_markdown
+from metrics.readiness import gap_to_pass
 
 QUESTION = "Which units are ready to run the feedback loop, and what blocks the others?"
 
@@ -28,16 +34,6 @@ def colorscale(floor: float, threshold: float, low: float = 1.0, high: float = 5
     f = min(max((floor - low) / span, 0.0), 1.0)
     t = min(max((threshold - low) / span, f), 1.0)
     return [[0.0, RED], [f, RED], [f, AMBER], [t, AMBER], [t, GREEN], [1.0, GREEN]]
-
-
-def gap_to_pass(scores: dict[str, float], dims: list[str], threshold: float, floor: float) -> float:
-    """Points a unit still needs: the mean's shortfall to the threshold plus every dimension's
-    shortfall to the floor; a missing dimension counts as a full threshold's worth."""
-    known = [scores[d] for d in dims if d in scores and pd.notna(scores[d])]
-    missing = len(dims) - len(known)
-    mean = sum(known) / len(dims) if dims else 0.0
-    short = max(0.0, threshold - mean) if not missing else 0.0
-    return short + sum(max(0.0, floor - s) for s in known) + missing * threshold
 
 
 def blocking_text(
@@ -124,8 +120,8 @@ def unit_rows(
         mine = readiness[readiness["unit"] == unit]
         scores = dict(zip(mine["dimension"], mine["score"], strict=True))
         assessors = int(mine["n_assessors"].max()) if mine["n_assessors"].notna().any() else None
-        gate = components.gate_state(gates, unit)
-        since = components.format_period(gate["since"], kind) if gate["since"] is not None else "–"
+        gate = gate_state(gates, unit)
+        since = format_period(gate["since"], kind) if gate["since"] is not None else "–"
         rows.append({
             "unit": unit,
             "gate": gate,
@@ -140,7 +136,7 @@ def unit_rows(
 
 
 def render() -> None:
-    components.render_page("Readiness", ":material/fact_check:", QUESTION, _render)
+    render_page("Readiness", QUESTION, _render)
 
 
 def _render(meta: queries.Meta) -> None:
@@ -179,11 +175,13 @@ def _render(meta: queries.Meta) -> None:
         }
         for r in rows
     ])  # fmt: skip
-    st.dataframe(
-        components.colored(table, ["Gate"]), hide_index=True, width="stretch",
-        column_config={
+    labelled_table(
+        table, ["Gate"],
+        {
             "Score": st.column_config.NumberColumn(format="%.2f"),
-            "Assessors": st.column_config.Column(help="Most assessors on one dimension"),
+            "Assessors": st.column_config.NumberColumn(
+                help="Most assessors on one dimension", format="%d"
+            ),
             "Blocked by": st.column_config.TextColumn(width="large"),
         },
     )  # fmt: skip
@@ -197,8 +195,8 @@ def _render(meta: queries.Meta) -> None:
         with st.container(border=True):
             score = "–" if r["score"] is None or pd.isna(r["score"]) else f"{r['score']:.2f}"
             st.markdown(
-                f"**{components.escape_markdown(r['unit'])}** · mean score {score} "
-                f"(threshold {cfg['threshold']:g}) · {components.escape_markdown(r['blocking'])}"
+                f"**{escape_markdown(r['unit'])}** · mean score {score} "
+                f"(threshold {cfg['threshold']:g}) · {escape_markdown(r['blocking'])}"
             )
 
 
