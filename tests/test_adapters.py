@@ -9,17 +9,11 @@ import duckdb
 import pytest
 
 from metrics.sources import SourceConfig
-from pipelines.ingestion.adapters import (
-    FileRejected,
-    Params,
-    Plan,
-    _qualtrics_headers,
-    head_records,
-    json_path,
-    plan_file,
-    sniff_delimiter,
-    text_encoding,
-)
+from pipelines.ingestion.adapters import FileRejected, Params, Plan, plan_file
+from pipelines.ingestion.adapters.delimited import head_records, sniff_delimiter
+from pipelines.ingestion.adapters.jsonl import json_path
+from pipelines.ingestion.adapters.plan import text_encoding
+from pipelines.ingestion.adapters.qualtrics import header_rows
 from pipelines.ingestion.rules import _date, _timestamp
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -83,15 +77,15 @@ def test_head_records_respects_quoted_newlines(tmp_path):
     ]
 
 
-def test_qualtrics_headers_of_the_real_samples():
+def test_qualtrics_header_rows_of_the_real_samples():
     sample = SAMPLES / "qualtrics" / "qualtRics_sample.csv"
     names = head_records(sample, 1, encoding="utf-8", delimiter=",")[0]
-    ids, header_records, zones = _qualtrics_headers(sample, names, "utf-8", ",")
+    ids, header_records, zones = header_rows(sample, names, "utf-8", ",")
     assert (ids, header_records, zones) == (names, 2, {})
 
     legacy = SAMPLES / "qualtrics" / "qualtRics_sample_legacy.csv"
     names = ["V1", "V2", "V3", "V4", "V5", "V6", "V7", "V8", "V9", "V10", "Q1", "Q2"]
-    ids, header_records, _ = _qualtrics_headers(legacy, names, "utf-8", ",")
+    ids, header_records, _ = header_rows(legacy, names, "utf-8", ",")
     assert header_records == 1
     assert ids[:10] == [
         "ResponseID", "ResponseSet", "Name", "ExternalDataReference", "EmailAddress",
@@ -103,7 +97,7 @@ def test_qualtrics_headers_of_the_real_samples():
 def test_qualtrics_row3_time_zones():
     path = FIXTURES / "ingest" / "qualtrics_denver.csv"
     names = head_records(path, 1, encoding="utf-8", delimiter=",")[0]
-    _, header_records, zones = _qualtrics_headers(path, names, "utf-8", ",")
+    _, header_records, zones = header_rows(path, names, "utf-8", ",")
     assert header_records == 2
     assert zones == {
         "StartDate": "America/Denver",

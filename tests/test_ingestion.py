@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import shutil
 from datetime import date, datetime
@@ -22,6 +23,7 @@ from metrics.sources import SourcesConfig, validate_sources
 from metrics.store.warehouse import connect, ensure_schema
 from pipelines.ingestion import (
     FileOutcome,
+    forward_logs,
     ingest_files,
     landed_files,
     orphan_actions,
@@ -76,9 +78,7 @@ def land(tmp_path: Path, source: str, *files: Path | tuple[str, bytes | str]) ->
 
 
 def ingest(con, source: str, files: list[Path], cfg: SourcesConfig | None = None):
-    return ingest_files(
-        con, source, files, cfg or config(), dimensions=DIMENSIONS, now=NOW, log=None
-    )
+    return ingest_files(con, source, files, cfg or config(), dimensions=DIMENSIONS, now=NOW)
 
 
 def rows(con, sql: str, params: list | None = None) -> list[tuple]:
@@ -472,6 +472,40 @@ def test_unreadable_encoding_is_recovered_as_latin1(con, tmp_path):
     assert rows(con, "SELECT unit FROM events.revenue") == [("Zürich",)]
 
 
+NPS_TWO_ROWS = (
+    "response_id,responded_at,unit,score,comment\n"
+    "R1,2025-03-01,Sales,9,“fine”\n"
+    "R2,2025-03-01,Sales,11,\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("n.csv", NPS_TWO_ROWS.encode()),
+        ("n.csv", NPS_TWO_ROWS.encode("cp1252")),  # read through a UTF-8 copy
+        (
+            "n.jsonl",
+            '{"response_id": "R1", "responded_at": "2025-03-01", "unit": "Sales", "score": 9, '
+            '"comment": "“fine”"}\n'
+            '{"response_id": "R2", "responded_at": "2025-03-01", "unit": "Sales", "score": 11}\n',
+        ),
+    ],
+)
+def test_an_inbox_under_a_folder_named_with_an_apostrophe_loads(con, tmp_path, name, content):
+    """Paths reach DuckDB as parameters, never inside SQL text: a home such as O'Brien works."""
+    [path] = land(tmp_path / "O'Brien", "nps", (name, content))
+    cfg = config({"sources": {"nps": {"format": "jsonl"}}} if name.endswith(".jsonl") else {})
+    [outcome] = ingest(con, "nps", [path], cfg)
+    assert_accounted(outcome, 2)
+    assert (outcome.file_path, outcome.rows_loaded, outcome.rows_quarantined) == (str(path), 1, 1)
+    assert rows(con, "SELECT response_id, comment, file_path FROM events.nps") == [
+        ("R1", "“fine”", str(path))
+    ]
+    assert rows(con, "SELECT file_path FROM ops.quarantine") == [(str(path),)]
+    assert rows(con, "SELECT file_path, status FROM ops.file_ledger") == [(str(path), "loaded")]
+
+
 # --- CSV dialects --------------------------------------------------------------------------------
 
 
@@ -687,6 +721,44 @@ def test_a_failing_load_rolls_back_and_records_the_file(con, tmp_path):
         con.execute("SELECT * FROM __ingest_stage")  # the staging table is gone
 
 
+def test_progress_lines_go_to_the_logger_and_are_forwarded_to_a_run_log(con, tmp_path):
+    """The Dagster asset shows the ingestion's lines in its run log through `forward_logs`."""
+
+    class Lines(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lines: list[tuple[int, str]] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append((record.levelno, record.getMessage()))
+
+    run_log = logging.getLogger("tests.run_log")
+    run_log.setLevel(logging.INFO)
+    run_log.propagate = False
+    lines = Lines()
+    run_log.addHandler(lines)
+    files = land(tmp_path, "nps", INGEST / "nps_bad_values.csv")
+    ingested = logging.getLogger("pipelines.ingestion")
+    level = ingested.level
+    ingested.setLevel(logging.WARNING)  # as in a process that configured no logging
+    try:
+        with forward_logs(run_log):
+            [outcome] = ingest(con, "nps", files)
+            ingest(con, "nps", land(tmp_path, "nps", ("copy.csv", files[0].read_bytes())))
+        assert ingested.level == logging.WARNING  # restored
+        ingest(con, "nps", files)  # outside the block: nothing forwarded
+    finally:
+        run_log.removeHandler(lines)
+        ingested.setLevel(level)
+    summary = (
+        f"nps_bad_values.csv: {outcome.rows_loaded} loaded, {outcome.rows_filtered} filtered, "
+        f"{outcome.rows_quarantined} quarantined of "
+    )
+    assert [level for level, _ in lines.lines] == [logging.INFO, logging.INFO]
+    assert lines.lines[0][1].startswith(summary)
+    assert lines.lines[1][1].startswith("copy.csv: duplicate: same content as ")
+
+
 # --- the inbox -----------------------------------------------------------------------------------
 
 
@@ -728,7 +800,6 @@ def test_events_stamped_more_than_a_day_in_the_future_are_quarantined(tmp_path):
 
     import metrics.store.warehouse as wh
     from metrics.sources import SourcesConfig
-    from pipelines.ingestion.loader import ingest_files
 
     folder = tmp_path / "inbox" / "nps"
     folder.mkdir(parents=True)

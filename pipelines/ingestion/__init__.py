@@ -1,29 +1,28 @@
 """Ingestion without Dagster: landed export files -> validated, keyed events in DuckDB.
 
-`adapters` knows the tools' export formats, `rules` holds DESIGN.md's validation rules as one SQL
-pass, and `loader` keeps the file ledger, quarantine and keyed upserts. Dagster assets, sensors and
-checks (in `pipelines/`) call these functions; nothing here imports Dagster, so all of it is tested
-with plain pytest.
+- `inbox`: which files in a source folder are landed, and which are refused unread;
+- `adapters`: how each tool's export is read (one module per format family);
+- `rules`: DESIGN.md's validation rules as one SQL pass;
+- `staging`: one file read and judged into a temporary table;
+- `upsert`: a staged file applied by key, its bad records quarantined;
+- `ledger`: the file ledger (what became of each file, and why);
+- `loader`: each file judged once per content hash, loaded in one transaction with its ledger row;
+- `logs`: where the progress lines go.
+Dagster assets, sensors and checks (in `pipelines/defs/`) call these functions; nothing here
+imports Dagster, so all of it is tested with plain pytest.
 """
 
 from pipelines.ingestion.adapters import FileRejected
-from pipelines.ingestion.loader import (
-    FileOutcome,
-    InboxScan,
-    file_sha256,
-    ingest_files,
-    landed_files,
-    orphan_actions,
-    record_refused,
-    reload_source,
-    scan_inbox,
-)
+from pipelines.ingestion.inbox import InboxScan, landed_files, scan_inbox
+from pipelines.ingestion.ledger import FileOutcome, orphan_actions, record_refused
+from pipelines.ingestion.loader import ingest_files, reload_source
+from pipelines.ingestion.logs import forward_logs
 
 __all__ = [
     "FileOutcome",
     "FileRejected",
     "InboxScan",
-    "file_sha256",
+    "forward_logs",
     "ingest_files",
     "landed_files",
     "orphan_actions",

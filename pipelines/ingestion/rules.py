@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from metrics.schemas import ALL_UNITS, Column, SourceSchema
-from pipelines.ingestion.adapters import Params, Plan
+from metrics.store.sql import literal
+from pipelines.ingestion.adapters.plan import Params, Plan
 
 #: Free-text columns: only empty strings become NULL (trimming millions of comments costs time).
 FREE_TEXT = frozenset({"comment", "note", "owner", "root_cause"})
@@ -109,7 +110,7 @@ def stage_sql(schema: SourceSchema, plan: Plan, opts: RuleOptions, params: Param
                 limit = opts.future_limit.strftime("%Y-%m-%d %H:%M:%S")
                 checks.append(
                     (
-                        f"{t} > TIMESTAMP '{limit}'",
+                        f"{t} > TIMESTAMP {literal(limit)}",
                         _msg(params, name, r, f"is in the future (after {limit} UTC)", field),
                     )
                 )
@@ -236,7 +237,7 @@ def _timestamp(r: str, plan: Plan, params: Params) -> str:
 def _date(r: str, name: str, plan: Plan) -> str:
     """Text -> DATE, never shifted by a zone: a timestamp given for a date keeps its own date."""
     tries = [f"TRY_CAST({r} AS DATE)"]
-    tries += [f"CAST(TRY_STRPTIME({r}, '{fmt}') AS DATE)" for fmt in plan.date_formats]
+    tries += [f"CAST(TRY_STRPTIME({r}, {literal(fmt)}) AS DATE)" for fmt in plan.date_formats]
     if name == "period":
         tries.append(f"CAST(TRY_STRPTIME({r}, '%Y-%m') AS DATE)")  # '2025-03' = that month
     if plan.epoch_seconds:

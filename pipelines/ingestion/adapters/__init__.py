@@ -1,0 +1,50 @@
+"""Format adapters: how each tool's export is read, as raw text fields in file order.
+
+An adapter does not judge values; it answers "where in this file is each canonical column, which
+records are not responses at all, and in which zone were the timestamps written". The answer is a
+`Plan` (see `plan`); `pipelines.ingestion.rules` turns it into the one set-based SQL pass that
+types, validates and stages every record. No Python loop ever touches a data row.
+
+One module per format family: `delimited` (CSV, and the `qualtrics` and `salesforce` exports
+built on it), `jsonl` (JSON Lines and Delighted) and `parquet`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from metrics.schemas import SOURCES
+from metrics.sources import SourceConfig
+from pipelines.ingestion.adapters.delimited import CSV, CsvFlavour, plan_csv
+from pipelines.ingestion.adapters.jsonl import plan_json
+from pipelines.ingestion.adapters.parquet import plan_parquet
+from pipelines.ingestion.adapters.plan import FileRejected, Params, Plan, ReadOptions
+from pipelines.ingestion.adapters.qualtrics import QUALTRICS
+from pipelines.ingestion.adapters.salesforce import SALESFORCE
+
+#: The formats read with DuckDB's CSV reader, and what sets each apart.
+CSV_FLAVOURS: dict[str, CsvFlavour] = {"csv": CSV, "qualtrics": QUALTRICS, "salesforce": SALESFORCE}
+
+__all__ = ["FileRejected", "Params", "Plan", "ReadOptions", "plan_file"]
+
+
+def plan_file(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    path: Path,
+    cfg: SourceConfig,
+    params: Params,
+    *,
+    raw_table: str,
+    options: ReadOptions | None = None,
+) -> Plan:
+    """Work out how to read `path` for `source` under `cfg`; raise FileRejected if it cannot be."""
+    schema = SOURCES[source]
+    flavour = CSV_FLAVOURS.get(cfg.format)
+    if flavour is not None:
+        return plan_csv(con, schema, path, cfg, params, options or ReadOptions(), flavour)
+    if cfg.format == "parquet":
+        return plan_parquet(con, schema, path, cfg, params)
+    return plan_json(con, schema, path, cfg, params, raw_table)

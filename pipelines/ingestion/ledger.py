@@ -1,0 +1,125 @@
+"""The file ledger: one row per landed file judged, saying what became of it and why.
+
+`ops.file_ledger` is what makes loading exactly-once (a file is judged once per content hash) and
+what the data-health page shows data engineers: loaded, rejected (with the reason) or duplicate.
+A file that loads writes its row inside its own load transaction (see `loader`); a file that
+loads nothing (rejected, duplicate, refused by the inbox scan) gets its row here, alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FileOutcome:
+    """What became of one landed file: the ledger row it produced."""
+
+    file_path: str
+    source: str
+    sha256: str
+    size_bytes: int
+    status: str  # loaded | rejected | duplicate
+    rows_loaded: int
+    rows_filtered: int
+    rows_quarantined: int
+    error: str | None
+
+
+def rejected(source: str, file_path: str, sha: str, size: int, error: str) -> FileOutcome:
+    """The outcome of a file that loads nothing because of `error`."""
+    return FileOutcome(file_path, source, sha, size, "rejected", 0, 0, 0, error)
+
+
+def write_ledger(con: duckdb.DuckDBPyConnection, o: FileOutcome, now: datetime) -> None:
+    """Insert the ledger row of `o` (inside the caller's transaction, if any)."""
+    con.execute(
+        "INSERT INTO ops.file_ledger (file_path, source, sha256, size_bytes, rows_loaded, "
+        "rows_filtered, rows_quarantined, status, error, loaded_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            o.file_path, o.source, o.sha256, o.size_bytes, o.rows_loaded, o.rows_filtered,
+            o.rows_quarantined, o.status, o.error, now,
+        ],
+    )  # fmt: skip
+
+
+def record(con: duckdb.DuckDBPyConnection, outcome: FileOutcome, now: datetime) -> FileOutcome:
+    """Write a ledger row for a file that loads nothing (rejected or duplicate), in its own
+    transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        write_ledger(con, outcome, now)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    log.info("%s: %s: %s", Path(outcome.file_path).name, outcome.status, outcome.error)
+    return outcome
+
+
+def record_refused(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    refused: Sequence[tuple[Path, str]],
+    *,
+    now: datetime,
+) -> list[FileOutcome]:
+    """Ledger `rejected` rows for refused inbox entries (once per path), without reading them."""
+    outcomes = []
+    for path, reason in refused:
+        file_path = os.path.abspath(path)
+        seen = con.execute(
+            "SELECT 1 FROM ops.file_ledger WHERE source = ? AND file_path = ? AND sha256 = ''",
+            [source, file_path],
+        ).fetchone()
+        if seen:
+            continue
+        outcome = rejected(source, file_path, "", 0, reason)
+        write_ledger(con, outcome, ledger_time(now))
+        outcomes.append(outcome)
+    return outcomes
+
+
+def orphan_actions(con: duckdb.DuckDBPyConnection) -> list[tuple[str, datetime, str]]:
+    """Feedback actions whose feedback_id matches no nps or ces response (files arrive in any
+    order, so these are kept and shown, never quarantined): (feedback_id, action_at, action_type)."""
+    return con.execute(
+        """
+        SELECT a.feedback_id, a.action_at, a.action_type
+        FROM events.feedback_actions a
+        WHERE NOT EXISTS (SELECT 1 FROM events.nps r WHERE r.response_id = a.feedback_id)
+          AND NOT EXISTS (SELECT 1 FROM events.ces r WHERE r.response_id = a.feedback_id)
+        ORDER BY a.action_at, a.feedback_id
+        """
+    ).fetchall()
+
+
+def first_lines(exc: BaseException, n: int = 3, width: int = 300) -> str:
+    """The error text for the ledger: DuckDB's reader errors run to 20 lines of settings, and
+    the first few say what and where.
+
+    Each line is cut to `width` characters: DuckDB quotes the offending line, which may be a
+    megabyte long, and the ledger's error column is shown on the dashboard.
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return " / ".join(
+        line if len(line) <= width else f"{line[:width]}... ({len(line)} characters)"
+        for line in lines[:n]
+    )
+
+
+def ledger_time(now: datetime) -> datetime:
+    """Ledger and quarantine times are UTC without a zone, like every timestamp in the warehouse."""
+    if now.tzinfo is not None:
+        now = now.astimezone(UTC).replace(tzinfo=None)
+    return now
