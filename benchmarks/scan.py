@@ -1,10 +1,10 @@
 """Rebuilding the marts, against the engine's physical limit and against a pandas peer.
 
-- The marts: the `marts` step of `pipelines/marts.py` (measure_values, readiness,
+- The marts: the `marts` step of `pipelines/defs/marts.py` (measure_values, readiness,
   readiness_gates, feedback_items, feedback_loop, outcome_progress), invoked as Dagster runs it:
-  one step, one warehouse connection, each mart's table replaced from its stored SQL (the first
-  refresh after an edit compiles it; that run is timed too). measure_values alone is the same
-  step with only that asset selected, which is what the pandas peer is compared with.
+  one step, one warehouse connection, each mart's Ibis expression built, compiled and its table
+  replaced. measure_values alone is the same step with only that asset selected, which is what
+  the pandas peer is compared with.
 - The limit: ONE DuckDB query that reads every column the marts use from every events table and
   aggregates it once per unit and month. No real set of marts can beat a single pass.
 - The peer: `benchmarks.pandas_peer`, measure_values the way a data scientist would write it in
@@ -104,7 +104,7 @@ def _scan(db: Path) -> float:
 
 def _marts(home: Path, subset: set[str] | None = None) -> dict[str, float]:
     """The marts step as a run executes it (one Dagster step on one warehouse connection):
-    seconds in all (`total`) and per mart (as each mart reports; independent marts overlap)."""
+    seconds in all (`total`) and per mart (as each mart reports)."""
     import dagster as dg
 
     from pipelines.defs.marts import marts
@@ -138,14 +138,6 @@ def _instance():
     return dg.DagsterInstance.ephemeral()
 
 
-def _drop_stored_sql(db: Path) -> None:
-    con = connect(db)
-    try:
-        con.execute("DELETE FROM ops.compiled_sql").fetchall()
-    finally:
-        con.close()
-
-
 def _pandas(db: Path, strategy) -> tuple[float, object]:
     started = time.perf_counter()
     con = duckdb.connect(str(db), read_only=True)
@@ -171,11 +163,6 @@ def run(source_home: Path, work: Path, repeats: int, say: Say) -> dict:
     _marts(home)
     _scan(db)
     _pandas(db, strategy)
-    # The first refresh after a strategy edit or an upgrade builds and compiles every mart's SQL
-    # (and stores it); every later one runs the stored SQL. Both are measured.
-    _drop_stored_sql(db)
-    first_run = _marts(home)["total"]
-    say(f"  first refresh (compiling every mart's SQL): {first_run:.3f}s")
 
     scans: list[float] = []
     floors: list[float] = []
@@ -226,7 +213,6 @@ def run(source_home: Path, work: Path, repeats: int, say: Say) -> dict:
     measure_values_s = statistics.median(alone)
     return {
         "marts_s": statistics.median(totals),
-        "marts_first_run_s": first_run,
         "per_mart_s": per_mart,
         "scan_s": statistics.median(scans),
         "write_floor_s": statistics.median(floors),

@@ -8,11 +8,11 @@ source missing from the mapping simply has no data (its measures are empty).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 
 import ibis
 import ibis.expr.datatypes as dt
-import ibis.expr.operations as ops
 from ibis.common.exceptions import TableNotFound
 
 from metrics.schemas import SOURCES
@@ -40,25 +40,6 @@ def from_utc_timestamp(ts: dt.timestamp, tz: str) -> dt.timestamp:  # type: igno
     """
 
 
-#: The DuckDB variable holding the run's time (`SET VARIABLE outcomeloop_now = TIMESTAMP '...'`).
-RUN_CLOCK_VARIABLE = "outcomeloop_now"
-
-
-@ibis.udf.scalar.builtin(name="getvariable")
-def _getvariable(variable: str) -> dt.timestamp:  # type: ignore[empty-body]
-    """DuckDB's `getvariable(name)`, typed as the run clock's timestamp."""
-
-
-def run_clock() -> ibis.TimestampValue:
-    """The run's time as an input of the SQL (UTC-naive), not a literal compiled into it.
-
-    On DuckDB this reads the variable `outcomeloop_now`, which the mart step sets on its
-    connection; so the SQL of a time-dependent mart is the same on every run and can be stored
-    (pipelines/compiled.py). Spark computes with the run's time as a literal instead.
-    """
-    return _getvariable(RUN_CLOCK_VARIABLE)
-
-
 def duckdb_event_tables(ib_con) -> dict[str, ibis.Table]:
     """The `events.<source>` tables of an Ibis DuckDB backend, keyed by source name.
 
@@ -80,20 +61,25 @@ def source_schema(source: str) -> ibis.Schema:
     return ibis.schema({c.name: _IBIS_TYPES[c.type] for c in SOURCES[source].table_columns})
 
 
+#: The stand-ins `empty_table` made that are still in use (see `is_empty_stand_in`).
+_STAND_INS: weakref.WeakSet[ibis.Table] = weakref.WeakSet()
+
+
 def empty_table(schema: ibis.Schema | Mapping[str, str]) -> ibis.Table:
     """A table with `schema` and no rows, so results keep their columns and types when empty."""
     schema = ibis.schema(schema)
-    return ibis.memtable(schema.to_pyarrow().empty_table(), schema=schema)
+    table = ibis.memtable(schema.to_pyarrow().empty_table(), schema=schema)
+    _STAND_INS.add(table)
+    return table
 
 
 def is_empty_stand_in(table: ibis.Table) -> bool:
-    """True for the empty in-memory tables returned when there is no data at all.
+    """True for the empty tables `empty_table` returns when there is no data at all.
 
     Such a table belongs to no backend; callers return early instead of building an expression
     that would otherwise run on Ibis' default backend (which lacks `from_utc_timestamp`).
     """
-    op = table.op()
-    return isinstance(op, ops.InMemoryTable) and op.data.to_pyarrow(op.schema).num_rows == 0
+    return table in _STAND_INS
 
 
 def require_columns(table: ibis.Table, source: str, columns: list[str], what: str) -> None:

@@ -17,7 +17,6 @@ Everything here is an Ibis expression: DuckDB runs it here, Spark at scale.
 from __future__ import annotations
 
 import ibis
-import ibis.expr.operations as ops
 
 from metrics.engine import EventTables, empty_table, require_columns
 from metrics.periods import period_start
@@ -179,7 +178,7 @@ class _SourceCells:
         )
         rows = rows.filter(rows.unit.notnull())
         # Every measure's aggregates over the rows; an aggregate two measures share is made once.
-        aggregates: dict = {}  # (primitive, expression op) -> column name
+        aggregates: list[tuple[str, ibis.Value, str]] = []  # (primitive, expression, column)
         self._names: dict[str, dict[str, str]] = {}
         for mid, m in measures.items():
             first, *rest = _fields(m)
@@ -187,8 +186,11 @@ class _SourceCells:
             y = rows[column[rest[0]]] if rest else (rows.no_field if no_field else None)
             names = {}
             for name, (primitive, expr) in _AGGREGATES[m.kind](x, y, m).items():
-                key = (primitive, expr.op())
-                names[name] = aggregates.setdefault(key, f"a{len(aggregates)}")
+                col = next((c for p, e, c in aggregates if p == primitive and e.equals(expr)), None)
+                if col is None:
+                    col = f"a{len(aggregates)}"
+                    aggregates.append((primitive, expr, col))
+                names[name] = col
             self._names[mid] = names
         self.agg = _pooled_cells(rows, aggregates)
 
@@ -201,7 +203,7 @@ class _SourceCells:
         )
 
 
-def _pooled_cells(rows: ibis.Table, aggregates: dict) -> ibis.Table:
+def _pooled_cells(rows: ibis.Table, aggregates: list[tuple[str, ibis.Value, str]]) -> ibis.Table:
     """Each aggregate per unit and period, and per period for `all` (every event pooled).
 
     The events are read once: each unit's cell keeps partial aggregates (counts, sums, and for a
@@ -210,8 +212,7 @@ def _pooled_cells(rows: ibis.Table, aggregates: dict) -> ibis.Table:
     second time under `all`.
     """
     partials: dict[str, ibis.Value] = {}
-    for (primitive, op), col in aggregates.items():
-        expr = op.to_expr()
+    for primitive, expr, col in aggregates:
         if primitive in ("count", "sum"):
             partials[col] = expr.count() if primitive == "count" else expr.sum()
         elif primitive == "mean":
@@ -223,14 +224,14 @@ def _pooled_cells(rows: ibis.Table, aggregates: dict) -> ibis.Table:
 
     by_period = units.period_start
     deviations = {}  # per sd: the unit's squared deviations about the pooled mean, summed
-    for (primitive, _), col in aggregates.items():
+    for primitive, _, col in aggregates:
         if primitive == "sd":
             c, m, q = units[f"{col}_c"], units[f"{col}_m"], units[f"{col}_q"]
             pooled_mean = (c * m).sum().over(group_by=by_period) / c.sum().over(group_by=by_period)
             deviations[f"{col}_d"] = q.fill_null(0) + c * (m - pooled_mean) ** 2
     units = units.mutate(**deviations) if deviations else units
     pooled: dict[str, ibis.Value] = {}
-    for (primitive, _), col in aggregates.items():
+    for primitive, _, col in aggregates:
         if primitive in ("count", "sum"):
             pooled[col] = units[col].sum()
         elif primitive == "mean":
@@ -248,7 +249,7 @@ def _pooled_cells(rows: ibis.Table, aggregates: dict) -> ibis.Table:
 
     def final(t: ibis.Table) -> ibis.Table:
         out = {}
-        for (primitive, _), col in aggregates.items():
+        for primitive, _, col in aggregates:
             if primitive in ("count", "sum"):
                 out[col] = t[col]
             elif primitive == "mean":
@@ -471,9 +472,8 @@ def _ratio(num: ibis.Table, den: ibis.Table, m: Measure) -> ibis.Table:
 
 
 def _is_null(expr: ibis.Value) -> bool:
-    """True for a NULL literal (known while building, so the SQL can leave it out)."""
-    op = expr.op()
-    return isinstance(op, ops.Literal) and op.value is None
+    """True for a NULL note literal (known while building, so the SQL can leave it out)."""
+    return expr.equals(_NULL_STR)
 
 
 def _join_notes(first: ibis.StringValue, second: ibis.StringValue) -> ibis.StringValue:

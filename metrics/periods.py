@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import ibis
 
 from metrics.engine import from_utc_timestamp
+from metrics.store.sql import identifier, literal
 from metrics.strategy import Strategy
 
 _TRUNCATE_UNIT = {"month": "M", "quarter": "Q", "week": "W"}
@@ -94,3 +95,20 @@ def utc_naive(now: datetime) -> datetime:
     if now.tzinfo is None:
         return now
     return now.astimezone(UTC).replace(tzinfo=None)
+
+
+_SQL_TRUNCATE_UNIT = {"month": "month", "quarter": "quarter", "week": "week"}
+
+
+def period_start_sql(column: str, period: str, timezone: str) -> str:
+    """DuckDB SQL for the first day (DATE) of the period a naive-UTC TIMESTAMP column falls in,
+    bucketed in `timezone`: the same rule as `period_start`, for statements written as SQL text.
+
+    `column` is quoted as an identifier and `timezone` as a literal, so neither can change the
+    statement; an unknown `period` is an error, not a silent month.
+    """
+    if period not in _SQL_TRUNCATE_UNIT:
+        raise ValueError(f"unknown period {period!r}; expected one of {list(_SQL_TRUNCATE_UNIT)}")
+    utc = f"timezone('UTC', CAST({identifier(column)} AS TIMESTAMP))"
+    local = f"timezone({literal(timezone)}, {utc})"
+    return f"CAST(date_trunc({literal(_SQL_TRUNCATE_UNIT[period])}, {local}) AS DATE)"

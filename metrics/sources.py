@@ -36,17 +36,18 @@ from metrics.schemas import ALL_UNITS, SOURCES
 Format = Literal["csv", "parquet", "jsonl", "qualtrics", "delighted", "salesforce"]
 FORMATS = get_args(Format)
 
-#: How many hours a source may go without a new file before the dashboard calls it stale. Surveys
-#: and actions flow daily; finance and readiness arrive monthly (40 days leaves room for a late close).
+#: How many hours a source may go without a new file before the dashboard calls it stale, when
+#: sources.yaml is silent. Surveys and actions flow daily; the pulse survey, upsell and finance
+#: arrive monthly (35-40 days leave room for a late close); readiness is assessed quarterly.
 DEFAULT_FRESHNESS_HOURS: dict[str, float] = {
     "nps": 48,
     "ces": 48,
     "feedback_actions": 48,
-    "employee_pulse": 24 * 40,
-    "upsell": 24 * 7,
+    "employee_pulse": 24 * 35,
+    "upsell": 24 * 35,
     "revenue": 24 * 40,
     "cost": 24 * 40,
-    "readiness": 24 * 40,
+    "readiness": 24 * 100,
 }
 
 DEFAULT_CES_SCALE = (1.0, 7.0)

@@ -6,7 +6,14 @@ from datetime import date, datetime
 
 import pytest
 
-from metrics.feedback import ITEMS_SCHEMA, LOOP_SCHEMA, feedback_items, feedback_loop
+from metrics.feedback import (
+    ITEMS_SCHEMA,
+    LOOP_SCHEMA,
+    feedback_items,
+    feedback_loop,
+    within_sla_share,
+    within_sla_shares,
+)
 from metrics.readiness import readiness_gates
 
 JAN, FEB, MAR = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)
@@ -181,3 +188,41 @@ def test_no_responses_give_typed_empty_tables(ibis_warehouse, ibis_strategy, zon
         loop = feedback_loop(items, gates, strategy)
         assert loop.schema() == LOOP_SCHEMA
         assert loop.to_pyarrow().num_rows == 0
+
+
+# --- the within-SLA share the feedback-loop page shows ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("acted_within_sla", "acted_late", "overdue", "share"),
+    [
+        (1, 0, 1, 0.5),  # one in time, one overdue
+        (3, 1, 0, 0.75),  # three in time of four acted
+        (0, 2, 2, 0.0),  # all due, none in time
+        (2, 1, 1, 0.5),
+        (5, 0, 0, 1.0),
+        (0, 0, 0, None),  # nothing due yet: no share, not 0%
+    ],
+)
+def test_within_sla_share(acted_within_sla, acted_late, overdue, share):
+    assert within_sla_share(acted_within_sla, acted_late, overdue) == share
+
+
+def test_within_sla_shares_is_the_share_per_row_and_ignores_open_items():
+    import pandas as pd
+
+    counts = pd.DataFrame(
+        {
+            "acted_within_sla": [1, 0, 3, 0],
+            "acted_late": [0, 0, 1, 2],
+            "overdue": [1, 0, 0, 2],
+            "open": [7, 4, 0, 9],  # not yet due: counts neither way
+        }
+    )
+    shares = within_sla_shares(counts)
+    assert shares.dtype == "float64"
+    assert shares.iloc[0] == 0.5 and shares.iloc[2] == 0.75 and shares.iloc[3] == 0.0
+    assert pd.isna(shares.iloc[1])  # nothing due: a gap in the trend, not 0%
+    for (_, row), share in zip(counts.iterrows(), shares, strict=True):
+        scalar = within_sla_share(row["acted_within_sla"], row["acted_late"], row["overdue"])
+        assert (scalar is None and pd.isna(share)) or scalar == share

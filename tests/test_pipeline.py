@@ -246,3 +246,19 @@ def test_an_invalid_strategy_fails_the_run_with_the_checks_messages(home):
         if e.event_type_value == "STEP_FAILURE"
     ]
     assert any("readiness.threshold" in message for message in failures)
+
+
+def test_a_home_path_with_an_apostrophe_works_end_to_end(tmp_path, monkeypatch):
+    # Paths written into SQL (ATTACH of the snapshot, SET, the readers' attach) are quoted.
+    home = tmp_path / "O'Brien's home"
+    shutil.copytree(FIXTURE, home)
+    monkeypatch.setenv("OUTCOMELOOP_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    monkeypatch.setattr(marts_module, "run_now", lambda: NOW)
+    _run(home)
+    snap = home / "serving" / "current.duckdb"
+    meta = query_snapshot(snap, "SELECT built_at FROM serving.meta").to_pylist()
+    assert meta and meta[0]["built_at"] is not None
+    items = query_snapshot(snap, "SELECT count(*) AS n FROM marts.feedback_items").to_pylist()
+    assert items == [{"n": 2}]
+    assert sorted(p.name for p in snap.parent.iterdir()) == ["current.duckdb"]

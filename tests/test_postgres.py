@@ -175,7 +175,7 @@ def test_whole_graph_runs_on_a_postgres_instance(postgres_url, tmp_path, monkeyp
     from pipelines.defs.sensors import inbox_sensor
 
     home = tmp_path / "home"
-    demo.generate(home, months=2, scale=0.02, until=date(2026, 6, 30), progress=None)
+    demo.generate(home, months=2, scale=0.02, until=date(2026, 6, 30))
     monkeypatch.setenv("OUTCOMELOOP_HOME", str(home))
     monkeypatch.setenv("OUTCOMELOOP_PG_URL", postgres_url)
     monkeypatch.setenv("OUTCOMELOOP_COMPUTE", "duckdb")

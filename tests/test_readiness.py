@@ -6,7 +6,14 @@ from datetime import date, datetime
 
 import pytest
 
-from metrics.readiness import GATES_SCHEMA, READINESS_SCHEMA, readiness, readiness_gates
+from metrics.readiness import (
+    GATES_SCHEMA,
+    READINESS_SCHEMA,
+    gap_to_pass,
+    gate_streak,
+    readiness,
+    readiness_gates,
+)
 
 DEC, JAN, FEB, MAR, APR = (
     date(2024, 12, 1),
@@ -162,3 +169,61 @@ def test_empty_events_give_typed_empty_tables(ibis_warehouse, ibis_strategy):
         assert gates.schema() == GATES_SCHEMA
         assert gates.to_pyarrow().num_rows == 0
         assert readiness(events, strategy).to_pyarrow().num_rows == 0
+
+
+# --- how far a unit is from passing, and since when it is (not) ready -------------------------------
+
+DIMS = ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(
+    ("scores", "gap"),
+    [
+        ({"a": 4.0, "b": 4.0, "c": 4.0}, 0.0),  # passes
+        ({"a": 3.0, "b": 3.0, "c": 3.0}, 0.5),  # mean 3.0, 0.5 short of 3.5
+        ({"a": 4.0, "b": 2.0, "c": 3.6}, 0.8),  # mean 3.2 (0.3 short) + b 0.5 below the floor
+        ({"a": 5.0, "b": 2.0, "c": 5.0}, 0.5),  # mean 4.0 passes, b 0.5 below the floor
+        ({"a": 4.0, "b": 2.0}, 4.0),  # c missing: 3.5 + b 0.5 below the floor; mean not counted
+        ({"a": 4.0, "b": float("nan"), "c": 4.0}, 3.5),  # NaN is not scored
+        ({}, 10.5),  # nothing scored: three thresholds
+    ],
+)
+def test_gap_to_pass(scores, gap):
+    assert gap_to_pass(scores, DIMS, threshold=3.5, floor=2.5) == pytest.approx(gap)
+
+
+def _gates_frame():
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "unit": ["A"] * 4 + ["B"] * 2,
+            "period_start": [JAN, FEB, MAR, APR, JAN, FEB],
+            "score": [3.0, 3.8, 3.9, 3.1, 3.6, 3.7],
+            "ready": [False, True, True, False, True, True],
+            "blocking_dimensions": [["data"], [], [], ["people", "data"], [], []],
+            "ready_since": [None, FEB, FEB, None, None, None],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("unit", "period", "ready", "since", "score", "blocking"),
+    [
+        ("A", None, False, APR, 3.1, ["people", "data"]),  # latest: not ready since April
+        ("A", MAR, True, FEB, 3.9, []),  # ready since February (ready_since)
+        ("A", FEB, True, FEB, 3.8, []),
+        ("A", JAN, False, JAN, 3.0, ["data"]),
+        ("B", None, True, JAN, 3.7, []),  # no ready_since stored: the streak's first period
+        ("A", DEC, None, None, None, []),  # before the first gate: not assessed
+        ("C", None, None, None, None, []),  # unknown unit
+    ],
+)
+def test_gate_streak(unit, period, ready, since, score, blocking):
+    state = gate_streak(_gates_frame(), unit, period)
+    assert (state.ready, state.since, state.score, state.blocking) == (
+        ready,
+        since,
+        score,
+        blocking,
+    )

@@ -30,11 +30,12 @@ import pytest
 
 from metrics.config import REPO_ROOT, settings
 from metrics.sources import SourcesConfig, load_sources, validate_sources
+from metrics.store.files import file_sha256
 from metrics.store.warehouse import connect, ensure_schema, query_snapshot
-from metrics.strategy import file_sha256, load_strategy
+from metrics.strategy import load_strategy
 from pipelines.defs import marts as marts_module
-from pipelines.defs.serving import publish_snapshot
-from pipelines.ingestion import ingest_files, landed_files, loader
+from pipelines.ingestion import ingest_files, landed_files, ledger
+from pipelines.publish import publish_snapshot
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pipeline"
 NOW = datetime(2025, 3, 20, 12, 0, 0)
@@ -147,26 +148,28 @@ from pathlib import Path
 
 from metrics.sources import validate_sources
 from metrics.store.warehouse import connect, ensure_schema
-from pipelines.ingestion import ingest_files, landed_files, loader
+from pipelines.ingestion import ingest_files, landed_files, ledger, staging, upsert
 
 home, point, marker = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 
-def freeze_after(name, is_big):
-    original = getattr(loader, name)
+def freeze_after(module, name, is_big):
+    original = getattr(module, name)
     def hooked(*args, **kwargs):
         result = original(*args, **kwargs)
         if is_big(args, result):
             marker.write_text(name)
             time.sleep(600)  # the test kills us here
         return result
-    setattr(loader, name, hooked)
+    setattr(module, name, hooked)
 
 if point == "staged":  # parsed and validated into the temp table, nothing written yet
-    freeze_after("_stage", lambda a, r: r.records > 1000)
+    freeze_after(staging, "stage_file", lambda a, r: r.records > 1000)
 elif point == "applied":  # inside the transaction: keys deleted, events and quarantine inserted
-    freeze_after("_apply", lambda a, r: a[3].records > 1000)
+    freeze_after(upsert, "apply_staged", lambda a, r: a[3].records > 1000)
 elif point == "ledger":  # inside the transaction: the ledger row written, COMMIT not yet run
-    freeze_after("_write_ledger", lambda a, r: a[1].status == "loaded" and a[1].rows_loaded > 1000)
+    freeze_after(
+        ledger, "write_ledger", lambda a, r: a[1].status == "loaded" and a[1].rows_loaded > 1000
+    )
 
 cfg, _ = validate_sources({})
 con = connect(home / "warehouse.duckdb")
@@ -211,7 +214,7 @@ def test_sigkill_mid_load_leaves_no_trace_and_the_rerun_equals_a_clean_run(tmp_p
     proc = _start_and_freeze(
         [sys.executable, str(script), str(home), point, str(marker)], marker, _env(home)
     )
-    assert marker.read_text() in {"_stage", "_apply", "_write_ledger"}
+    assert marker.read_text() in {"stage_file", "apply_staged", "write_ledger"}
     _sigkill(proc)
 
     # After the kill: the small file (committed before) is whole; of the big file nothing at all,
@@ -244,14 +247,14 @@ def test_a_failed_ledger_write_rolls_back_the_files_events(tmp_path, monkeypatch
     home = tmp_path / "home"
     small = home / "inbox" / "nps" / "small.csv"
     _write_nps(small, SMALL_ROWS, bad_every=SMALL_ROWS)
-    original = loader._write_ledger
+    original = ledger.write_ledger
 
     def failing(con, outcome, now):
         if outcome.status == "loaded":
             raise duckdb.IOException("disk full (simulated)")
         return original(con, outcome, now)
 
-    monkeypatch.setattr(loader, "_write_ledger", failing)
+    monkeypatch.setattr(ledger, "write_ledger", failing)
     _ingest_inbox(home / "warehouse.duckdb", home)
     state = _state(home / "warehouse.duckdb")
     assert state["events"][0] == 0
@@ -274,16 +277,16 @@ def home(tmp_path, monkeypatch):
 RUN_SCRIPT = r"""
 import os, sys, time
 from pathlib import Path
-from pipelines.ingestion import loader
+from pipelines.ingestion import upsert
 
 marker = Path(sys.argv[1])
-original = loader._apply
+original = upsert.apply_staged
 def frozen(*args, **kwargs):
     result = original(*args, **kwargs)
     marker.write_text("inside the nps transaction")
     time.sleep(600)
     return result
-loader._apply = frozen
+upsert.apply_staged = frozen
 
 from pipelines.cli import main
 sys.exit(main(["run"]))
@@ -337,19 +340,19 @@ from pathlib import Path
 from metrics.sources import load_sources
 from metrics.strategy import load_strategy
 from metrics.store.warehouse import connect, ensure_schema
-from pipelines.defs import serving
+from pipelines import publish
 
 home, marker = Path(sys.argv[1]), Path(sys.argv[2])
-original = serving._responses
+original = publish._responses
 def frozen(con, strategy):
     original(con, strategy)
     marker.write_text("half-way through the snapshot")
     time.sleep(600)
-serving._responses = frozen
+publish._responses = frozen
 
 con = connect(home / "warehouse.duckdb")
 ensure_schema(con)
-serving.publish_snapshot(
+publish.publish_snapshot(
     con, home / "serving" / "current.duckdb", load_strategy(home / "strategy.yaml"), "sha",
     load_sources(home / "sources.yaml"), datetime(2025, 3, 21), "http://dagster")
 """

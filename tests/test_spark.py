@@ -243,7 +243,7 @@ def test_every_mart_on_spark_equals_duckdb_on_the_demo_data(spark, tmp_path, mon
 
     monkeypatch.setattr(pipelines.defs.marts, "run_now", lambda: FIXED_NOW)
     duck_home, spark_home = tmp_path / "duckdb", tmp_path / "spark"
-    demo.generate(duck_home, months=6, scale=0.05, until=date(2026, 6, 30), progress=None)
+    demo.generate(duck_home, months=6, scale=0.05, until=date(2026, 6, 30))
     shutil.copytree(duck_home, spark_home)
 
     _, duck_result = _run(duck_home, "duckdb", monkeypatch)

@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from metrics.schemas import SOURCES
+from metrics.store.sql import literal
 
 LEDGER_DDL = """
 CREATE TABLE IF NOT EXISTS ops.file_ledger (
@@ -98,9 +99,9 @@ def configure(
     threads: int | None = None,
 ) -> None:
     """Settings every connection needs: the machine's zone must never leak into month buckets."""
-    con.execute(f"SET TimeZone = '{_sql_literal(timezone)}'")
+    con.execute(f"SET TimeZone = {literal(timezone)}")
     if memory_limit:
-        con.execute(f"SET memory_limit = '{_sql_literal(memory_limit)}'")
+        con.execute(f"SET memory_limit = {literal(memory_limit)}")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     # Ibis 12 writes list lambdas as `x -> ...`, which DuckDB 2 accepts only with this setting
@@ -108,10 +109,6 @@ def configure(
     con.execute("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")
     for macro in _MACROS:
         con.execute(macro)
-
-
-def _sql_literal(value: str) -> str:
-    return str(value).replace("'", "''")
 
 
 @contextmanager
@@ -153,7 +150,7 @@ def query_snapshot(
         con = duckdb.connect(":memory:")
         try:
             con.execute("SET TimeZone = 'UTC'")
-            con.execute(f"ATTACH '{_sql_literal(str(snapshot))}' AS snap (READ_ONLY)")
+            con.execute(f"ATTACH {literal(snapshot)} AS snap (READ_ONLY)")
             con.execute("USE snap")
             return con.sql(sql, params=list(params or [])).to_arrow_table()  # no DB-API copy
         except (duckdb.IOException, duckdb.CatalogException) as exc:

@@ -10,6 +10,7 @@ import dagster as dg
 
 from metrics.schemas import SOURCES, SourceSchema
 from pipelines.defs.resources import WAREHOUSE_POOL, OutcomeLoopResource
+from pipelines.marts.engines import engine_for
 
 INGEST_GROUP = "ingest"
 
@@ -100,7 +101,7 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
         ),
     )
     def _ingest(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
-        from pipelines.ingestion.loader import ingest_files, record_refused, scan_inbox
+        from pipelines.ingestion import forward_logs, ingest_files, record_refused, scan_inbox
 
         cfg = outcomeloop.settings()
         strategy = outcomeloop.strategy()
@@ -108,7 +109,7 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
         scan = scan_inbox(cfg.inbox_for(source))
         files = scan.files
         now = datetime.now(UTC).replace(tzinfo=None)
-        with outcomeloop.connect(context.log) as con:
+        with outcomeloop.connect(context.log) as con, forward_logs(context.log):
             outcomes = record_refused(con, source, scan.refused, now=now)
             outcomes += ingest_files(
                 con,
@@ -117,20 +118,13 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
                 sources,
                 dimensions=list(strategy.readiness.dimensions),
                 now=now,
-                log=context.log.info,
             )
             events = con.execute(f'SELECT count(*) FROM events."{source}"').fetchone()[0]
             src_cfg = sources.sources.get(source)
             scale = tuple(getattr(src_cfg, "scale", None) or (1, 7))
             checks = _run_checks(con, schema, scale)
-            # --- compute: spark (issue 10): the source's events land in the lake as Parquet ---
-            lake_meta = {}
-            if cfg.compute == "spark":
-                from pipelines.lake import export_source_to_lake
-
-                export = export_source_to_lake(con, source, cfg.lake)
-                lake_meta = {"lake_path": str(export.path), "lake_rewritten": export.written}
-            # --- end compute: spark ---
+            # With compute: spark the source's events also land in the lake as Parquet.
+            lake_meta = engine_for(cfg, con).events_loaded(source)
         by_status: dict[str, int] = {}
         for o in outcomes:
             by_status[o.status] = by_status.get(o.status, 0) + 1

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from metrics.config import ConfigError, settings
-from pipelines.defs.marts import TIME_DEPENDENT_MARTS
+from pipelines.marts.registry import TIME_DEPENDENT_MARTS
 
 ingest_all = dg.define_asset_job(
     "ingest_all",

@@ -13,7 +13,7 @@ import duckdb
 
 from metrics.config import Settings, settings
 from metrics.store.warehouse import ensure_schema, warehouse
-from metrics.strategy import Strategy, load_strategy
+from metrics.strategy import Strategy, StrategyError, load_strategy
 
 #: Every asset and check that opens the warehouse, reading or writing, carries this pool.
 WAREHOUSE_POOL = "warehouse"
@@ -37,6 +37,13 @@ class OutcomeLoopResource(dg.ConfigurableResource):
 
     def strategy(self) -> Strategy:
         return load_strategy(self.settings().strategy_path)
+
+    def valid_strategy(self) -> Strategy:
+        """The strategy; an invalid file fails the step with `outcomeloop check`'s messages."""
+        try:
+            return load_strategy(self.settings().strategy_path)
+        except StrategyError as exc:
+            raise dg.Failure(description=str(exc)) from exc
 
     def sources(self):
         from metrics.sources import load_sources

@@ -17,10 +17,10 @@ import dagster as dg
 from metrics.config import ConfigError, settings
 from metrics.schemas import SOURCES
 from pipelines.defs.ingest import asset_key
-from pipelines.defs.marts import MART_KEYS
+from pipelines.marts.registry import MART_NAMES
 
 #: What a landed file moves: every mart and the published snapshot.
-DOWNSTREAM = [*MART_KEYS, dg.AssetKey("serving")]
+DOWNSTREAM = (*(dg.AssetKey(name) for name in MART_NAMES), dg.AssetKey("serving"))
 
 #: A file untouched for this long is complete even if we have not seen it on an earlier tick.
 SETTLE_SECONDS = 2.0
@@ -94,7 +94,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
         requests.append(
             dg.RunRequest(
                 run_key=f"{'+'.join(sources)}-{listing}",
-                asset_selection=[asset_key(s) for s in sources] + DOWNSTREAM,
+                asset_selection=[*(asset_key(s) for s in sources), *DOWNSTREAM],
                 tags={"outcomeloop/trigger": "inbox", "outcomeloop/sources": ",".join(sources)},
             )
         )

@@ -1,313 +1,20 @@
-"""The published snapshot: what the dashboard (and any BI tool) reads, never the warehouse itself.
+"""The published snapshot as an asset: what the dashboard (and any BI tool) reads.
 
-The `serving` asset copies the marts, the ledger and what the dashboard needs into a NEW DuckDB file
-and moves it over `serving/current.duckdb` with `os.replace`, so a reader sees the old snapshot or
-the new one, never a partial one. docs/snapshot.md lists its tables.
+The work is `pipelines.publish.publish_snapshot`: a new DuckDB file with the marts, the ledger and
+what the dashboard needs, moved over `serving/current.duckdb` whole. docs/snapshot.md lists its
+tables.
 """
 
-import json
-import os
-import time
-import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 
-from metrics import CONTRACT_VERSION
-from metrics.schemas import SOURCES
-from metrics.strategy import Strategy, file_sha256
-from pipelines.defs.marts import MART_AUTOMATION, MART_KEYS, MART_NAMES, _mart_context, run_now
+from metrics.store.files import file_sha256
+from pipelines.defs.automation import MART_AUTOMATION
 from pipelines.defs.resources import WAREHOUSE_POOL, OutcomeLoopResource
-
-MART_TABLES = MART_NAMES
-QUARANTINE_ROWS_IN_SNAPSHOT = 5000
-
-#: How stale a source may get before the data-health page flags it, when sources.yaml is silent.
-DEFAULT_FRESHNESS_HOURS = {
-    "nps": 48,
-    "ces": 48,
-    "employee_pulse": 24 * 35,
-    "upsell": 24 * 35,
-    "revenue": 24 * 40,
-    "cost": 24 * 40,
-    "readiness": 24 * 100,
-    "feedback_actions": 48,
-}
-
-
-def _tree_rows(strategy: Strategy) -> list[tuple]:
-    rows = []
-    depth_of: dict[str, int] = {}
-    for position, (node, parent) in enumerate(strategy.nodes()):
-        depth = 0 if parent is None else depth_of[parent.id] + 1
-        depth_of[node.id] = depth
-        rows.append(
-            (
-                node.id,
-                parent.id if parent else None,
-                depth,
-                position,
-                node.label or node.id.replace("_", " ").capitalize(),
-                node.measure,
-                node.strand,
-                node.promise,
-                node.weight,
-                node.direction or "up",
-            )
-        )
-    return rows
-
-
-def _freshness(sources_cfg, source: str) -> float:
-    entry = sources_cfg.sources.get(source) if sources_cfg is not None else None
-    hours = getattr(entry, "freshness_hours", None) if entry is not None else None
-    return float(hours or DEFAULT_FRESHNESS_HOURS[source])
-
-
-def publish_snapshot(
-    con,
-    snapshot: Path,
-    strategy: Strategy,
-    strategy_sha: str,
-    sources_cfg,
-    now: datetime,
-    dagster_url: str,
-) -> dict:
-    """Build the snapshot into a new file next to `snapshot`, then atomically replace it."""
-    snapshot.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temp_files(snapshot.parent)
-    tmp = snapshot.parent / f".next-{uuid.uuid4().hex}.duckdb"
-    con.execute(f"ATTACH '{tmp}' AS snap")
-    try:
-        for schema in ("marts", "ops", "serving"):
-            con.execute(f"CREATE SCHEMA snap.{schema}")
-        for table in MART_TABLES:
-            exists = con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_catalog = "
-                "current_database() AND table_schema = 'marts' AND table_name = ?",
-                [table],
-            ).fetchone()[0]
-            if exists:
-                con.execute(f"CREATE TABLE snap.marts.{table} AS SELECT * FROM marts.{table}")
-        con.execute("CREATE TABLE snap.ops.file_ledger AS SELECT * FROM ops.file_ledger")
-        con.execute(
-            "CREATE TABLE snap.ops.quarantine AS SELECT * FROM ops.quarantine "
-            f"ORDER BY quarantined_at DESC, file_path, row_number LIMIT {QUARANTINE_ROWS_IN_SNAPSHOT}"
-        )
-        con.execute(
-            """CREATE TABLE snap.serving.quarantine_summary AS
-               SELECT source, reason, count(*) AS rows, count(DISTINCT file_path) AS files,
-                      max(quarantined_at) AS last_at,
-                      arg_min(record, (file_path, row_number)) AS sample_record,
-                      arg_min(file_path, (file_path, row_number)) AS sample_file,
-                      arg_min(row_number, (file_path, row_number)) AS sample_row
-               FROM ops.quarantine GROUP BY source, reason ORDER BY source, rows DESC"""
-        )
-        _source_health(con, sources_cfg, now)
-        _responses(con, strategy)
-        con.execute(
-            """CREATE TABLE snap.serving.orphan_actions AS
-               SELECT a.feedback_id, a.action_at, a.action_type, a.owner, a.file_path, a.row_number
-               FROM events.feedback_actions a
-               WHERE NOT EXISTS (SELECT 1 FROM events.nps n WHERE n.response_id = a.feedback_id)
-                 AND NOT EXISTS (SELECT 1 FROM events.ces c WHERE c.response_id = a.feedback_id)
-               ORDER BY a.action_at"""
-        )
-        con.execute(
-            "CREATE TABLE snap.serving.tree (node VARCHAR, parent VARCHAR, depth INTEGER, "
-            "position INTEGER, label VARCHAR, measure VARCHAR, strand VARCHAR, promise VARCHAR, "
-            "weight DOUBLE, direction VARCHAR)"
-        )
-        con.executemany(
-            "INSERT INTO snap.serving.tree VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            _tree_rows(strategy),
-        )
-        con.execute(
-            "CREATE TABLE snap.serving.measures (measure VARCHAR, label VARCHAR, kind VARCHAR, "
-            "source VARCHAR, min_n INTEGER, anonymity BOOLEAN, format VARCHAR)"
-        )
-        measure_rows = [
-            (
-                mid,
-                m.label or mid.replace("_", " "),
-                m.kind,
-                m.source,
-                m.min_n,
-                m.anonymity,
-                m.format or _default_format(mid, m),
-            )
-            for mid, m in strategy.measures.items()
-        ]
-        if measure_rows:
-            con.executemany(
-                "INSERT INTO snap.serving.measures VALUES (?, ?, ?, ?, ?, ?, ?)", measure_rows
-            )
-        con.execute("CREATE TABLE snap.serving.strategy (strategy_json VARCHAR)")
-        con.execute(
-            "INSERT INTO snap.serving.strategy VALUES (?)",
-            [json.dumps(strategy.model_dump(mode="json"))],
-        )
-        data_through = _data_through(con, now)
-        con.execute(
-            "CREATE TABLE snap.serving.meta (built_at TIMESTAMP, data_through TIMESTAMP, "
-            "strategy_sha256 VARCHAR, contract_version VARCHAR, strategy_name VARCHAR, "
-            "timezone VARCHAR, period VARCHAR, dagster_url VARCHAR)"
-        )
-        con.execute(
-            "INSERT INTO snap.serving.meta VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                now,
-                data_through,
-                strategy_sha,
-                CONTRACT_VERSION,
-                strategy.name,
-                strategy.timezone,
-                strategy.period,
-                dagster_url,
-            ],
-        )
-    finally:
-        con.execute("DETACH snap")
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, snapshot)
-    _fsync_dir(snapshot.parent)
-    return {"data_through": data_through}
-
-
-#: A `.next-*` file untouched this long belongs to a publish that was killed (issue 9).
-STALE_TEMP_SECONDS = 3600
-
-
-def _remove_stale_temp_files(folder: Path) -> None:
-    """Delete what killed publishes left behind (a half-written `.next-*.duckdb` and its WAL).
-
-    Readers never open these files, so they do no harm, but each is as large as a snapshot.
-    Only files untouched for an hour go: a publish under way keeps writing to its own file.
-    """
-    cutoff = time.time() - STALE_TEMP_SECONDS
-    for path in folder.glob(".next-*.duckdb*"):
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-        except FileNotFoundError:  # removed by someone else meanwhile
-            continue
-
-
-def _default_format(mid: str, measure) -> str:
-    if measure.kind == "nps":
-        return "signed"
-    if measure.kind in ("sum", "sum_ratio"):
-        return "currency"
-    if measure.kind in ("share", "ratio"):
-        return "percent" if measure.kind == "share" else "number"
-    return "number"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _data_through(con, now: datetime) -> datetime | None:
-    """The newest event time in the warehouse: what the numbers are current through."""
-    parts = [
-        f'SELECT max(CAST("{s.time_column}" AS TIMESTAMP)) AS t FROM events."{s.name}"'
-        for s in SOURCES.values()
-        if s.name not in ("revenue", "cost", "readiness")
-    ]
-    newest = con.execute(f"SELECT max(t) FROM ({' UNION ALL '.join(parts)})").fetchone()[0]
-    # an export can carry events stamped later than now (clock skew, a whole day's file):
-    # the numbers are never "current through" a moment that has not happened yet
-    return min(newest, now) if newest is not None else None
-
-
-def _source_health(con, sources_cfg, now: datetime) -> None:
-    con.execute(
-        "CREATE TABLE snap.serving.source_health (source VARCHAR, configured BOOLEAN, "
-        "files BIGINT, files_loaded BIGINT, files_rejected BIGINT, files_duplicate BIGINT, "
-        "rows_loaded BIGINT, rows_filtered BIGINT, rows_quarantined BIGINT, events BIGINT, "
-        "last_file VARCHAR, last_loaded_at TIMESTAMP, latest_event_at TIMESTAMP, "
-        "freshness_hours DOUBLE, stale BOOLEAN)"
-    )
-    configured = set(sources_cfg.sources) if sources_cfg is not None else set()
-    for name, schema in SOURCES.items():
-        ledger = con.execute(
-            """SELECT count(*), count(*) FILTER (status = 'loaded'),
-                      count(*) FILTER (status = 'rejected'), count(*) FILTER (status = 'duplicate'),
-                      coalesce(sum(rows_loaded), 0), coalesce(sum(rows_filtered), 0),
-                      coalesce(sum(rows_quarantined), 0),
-                      arg_max(file_path, (loaded_at, rowid)) FILTER (status = 'loaded'),
-                      max(loaded_at) FILTER (status = 'loaded')
-               FROM ops.file_ledger WHERE source = ?""",
-            [name],
-        ).fetchone()
-        events, latest = con.execute(
-            f'SELECT count(*), max(CAST("{schema.time_column}" AS TIMESTAMP)) FROM events."{name}"'
-        ).fetchone()
-        if name not in configured and ledger[0] == 0 and sources_cfg is not None:
-            continue  # neither configured nor ever seen: not worth a row
-        hours = _freshness(sources_cfg, name)
-        last_loaded = ledger[8]
-        stale = last_loaded is None or (now - last_loaded).total_seconds() > hours * 3600
-        con.execute(
-            "INSERT INTO snap.serving.source_health VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                name,
-                name in configured,
-                *ledger[:7],
-                events,
-                ledger[7],
-                last_loaded,
-                latest,
-                hours,
-                stale,
-            ],
-        )
-
-
-def _responses(con, strategy: Strategy) -> None:
-    """The survey responses behind the customer measures over a recent window (drill-down).
-
-    Employee pulse responses are never copied: their anonymity must hold in every table.
-    """
-    cutoff = con.execute(
-        "SELECT max(period_start) FROM marts.measure_values"
-        if _has_table(con, "marts", "measure_values")
-        else "SELECT NULL"
-    ).fetchone()[0]
-    selects = []
-    for source in ("nps", "ces"):
-        trunc = {"month": "month", "quarter": "quarter", "week": "week"}[strategy.period]
-        tz = strategy.timezone.replace("'", "''")
-        ps = f"CAST(date_trunc('{trunc}', from_utc_timestamp(responded_at, '{tz}')) AS DATE)"
-        selects.append(
-            f"SELECT '{source}' AS source, response_id, unit, {ps} AS period_start, responded_at, "
-            f"CAST(score AS DOUBLE) AS score, comment, account_id, file_path, row_number "
-            f"FROM events.{source}"
-        )
-    union = " UNION ALL ".join(selects)
-    con.execute(
-        f"CREATE TABLE snap.serving.responses AS SELECT * FROM ({union}) "
-        f"WHERE ? IS NULL OR period_start > CAST(? AS DATE) - INTERVAL "
-        f"'12 months' ORDER BY responded_at",
-        [cutoff, cutoff],
-    )
-
-
-def _has_table(con, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = "
-            "current_database() AND table_schema = ? AND table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
+from pipelines.marts.registry import MART_NAMES
+from pipelines.marts.runner import run_now
+from pipelines.publish import publish_snapshot
 
 
 @dg.asset(
@@ -315,7 +22,7 @@ def _has_table(con, schema: str, table: str) -> bool:
     group_name="serving",
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
-    deps=MART_KEYS,
+    deps=MART_NAMES,
     automation_condition=MART_AUTOMATION,
     description=(
         "The published snapshot the dashboard reads (serving/current.duckdb): the marts, the "
@@ -323,7 +30,7 @@ def _has_table(con, schema: str, table: str) -> bool:
     ),
 )
 def serving(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
-    cfg, strat = _mart_context(outcomeloop)
+    cfg, strat = outcomeloop.settings(), outcomeloop.valid_strategy()
     try:
         sources_cfg = outcomeloop.sources()
     except Exception as exc:  # a broken sources.yaml fails ingestion, not the dashboard

@@ -1,0 +1,54 @@
+"""The marts' blocking checks: each one query on a mart's table in the warehouse.
+
+A check that fails stops the marts that read its mart (and the snapshot), so the dashboard never
+shows numbers built on a table that broke a rule it trusts. Each returns whether it passed and
+what a reader of the Dagster UI needs to see why.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from metrics.strategy import Strategy
+
+CheckOutcome = tuple[bool, dict]
+
+
+def nps_in_range(con: duckdb.DuckDBPyConnection, strategy: Strategy) -> CheckOutcome:
+    """Every NPS value and interval lies within -100..100."""
+    nps_ids = [m for m, spec in strategy.measures.items() if spec.kind == "nps"]
+    [(bad,)] = con.execute(
+        "SELECT count(*) FROM marts.measure_values WHERE list_contains(CAST(? AS VARCHAR[]), "
+        "measure) AND (value NOT BETWEEN -100 AND 100 OR ci_low < -100 OR ci_high > 100)",
+        [nps_ids],
+    ).fetchall()
+    return bad == 0, {"out_of_range": bad}
+
+
+def items_have_unit(con: duckdb.DuckDBPyConnection, strategy: Strategy) -> CheckOutcome:
+    """Every feedback item names its unit (an item without one would be nobody's to act upon)."""
+    [(no_unit,)] = con.execute(
+        "SELECT count(*) FROM marts.feedback_items WHERE unit IS NULL OR trim(unit) = ''"
+    ).fetchall()
+    return no_unit == 0, {"without_unit": no_unit}
+
+
+def progress_in_range(con: duckdb.DuckDBPyConnection, strategy: Strategy) -> CheckOutcome:
+    """Progress, expected progress and the children's progress stay within 0..1."""
+    [(bad,)] = con.execute(
+        "SELECT count(*) FROM marts.outcome_progress WHERE progress NOT BETWEEN 0 AND 1 "
+        "OR expected_progress NOT BETWEEN 0 AND 1 OR children_progress NOT BETWEEN 0 AND 1"
+    ).fetchall()
+    return bad == 0, {"out_of_range": bad}
+
+
+def every_node_every_period(con: duckdb.DuckDBPyConnection, strategy: Strategy) -> CheckOutcome:
+    """The tree is complete: every node has an `all` row in every period with measure values."""
+    [(missing,)] = con.execute(
+        "WITH periods AS (SELECT DISTINCT period_start FROM marts.measure_values "
+        "WHERE unit = 'all'), expected AS (SELECT unnest(?) AS node, period_start FROM periods) "
+        "SELECT count(*) FROM expected e ANTI JOIN marts.outcome_progress o "
+        "ON o.node = e.node AND o.period_start = e.period_start AND o.unit = 'all'",
+        [[node.id for node, _ in strategy.nodes()]],
+    ).fetchall()
+    return missing == 0, {"missing_node_periods": missing}

@@ -1,0 +1,254 @@
+"""Every mart, declared once: what it means, what it reads, how it is computed and checked.
+
+The Dagster asset and check specs (pipelines/defs/marts.py), the order a step computes the marts
+in, which marts a failed check stops, the marts that move with the clock alone (the
+`clock_refresh` job) and what a landed file refreshes (the inbox sensor) are all derived from
+`MARTS` below; adding a mart means adding one entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+
+import duckdb
+import ibis
+import pyarrow as pa
+
+from metrics import feedback, measures, progress, readiness
+from metrics.engine import EventTables
+from metrics.schemas import SOURCES
+from metrics.strategy import Strategy
+from pipelines.marts import checks
+from pipelines.marts.engines import Engine
+
+
+class MartInputs:
+    """What a mart's formula reads: the events, the strategy, the run's time and earlier marts."""
+
+    def __init__(
+        self, engine: Engine, strategy: Strategy, now: datetime, marts: Mapping[str, Mart]
+    ) -> None:
+        self.engine, self.strategy, self.now, self._marts = engine, strategy, now, marts
+
+    @cached_property
+    def events(self) -> EventTables:
+        return self.engine.event_tables()
+
+    def mart(self, name: str) -> ibis.Table:
+        """An earlier mart as an Ibis input of this one's expression."""
+        return self.engine.mart_input(name, lambda: self._marts[name].compute(self))
+
+    def table(self, name: str) -> pa.Table:
+        """An earlier mart's table as written, for a formula in plain Python."""
+        return self.engine.read(name)
+
+
+@dataclass(frozen=True)
+class MartCheck:
+    """A blocking check on a mart's table: (connection, strategy) -> (passed, metadata)."""
+
+    name: str
+    description: str
+    run: Callable[[duckdb.DuckDBPyConnection, Strategy], checks.CheckOutcome]
+
+
+@dataclass(frozen=True)
+class Mart:
+    """One mart (`marts.<name>`) and everything the pipeline needs to know about it."""
+
+    name: str
+    description: str
+    #: Its expression (or Arrow table) from the inputs.
+    compute: Callable[[MartInputs], ibis.Table | pa.Table]
+    #: What the Dagster UI shows beside the row count, queried from the written table.
+    metadata: Callable[[duckdb.DuckDBPyConnection], dict]
+    #: The sources whose events it reads.
+    sources: tuple[str, ...] = ()
+    #: The other marts it reads (computed before it, in the same step).
+    reads: tuple[str, ...] = ()
+    #: It reads the run's time ("now"), so time alone changes it.
+    reads_clock: bool = False
+    checks: tuple[MartCheck, ...] = ()
+
+
+# --- each mart's formula and metadata -------------------------------------------------------------
+
+
+def _span(con: duckdb.DuckDBPyConnection, table: str) -> dict:
+    [(lo, hi)] = con.execute(
+        f"SELECT min(period_start), max(period_start) FROM marts.{table}"
+    ).fetchall()
+    return {"first_period": str(lo) if lo else "none", "last_period": str(hi) if hi else "none"}
+
+
+def _measure_values(inputs: MartInputs) -> ibis.Table:
+    return measures.measure_values(inputs.events, inputs.strategy)
+
+
+def _measure_values_metadata(con: duckdb.DuckDBPyConnection) -> dict:
+    [(suppressed,)] = con.execute(
+        "SELECT count(*) FILTER (WHERE suppressed) FROM marts.measure_values"
+    ).fetchall()
+    return {"suppressed_cells": suppressed, **_span(con, "measure_values")}
+
+
+def _readiness(inputs: MartInputs) -> ibis.Table:
+    return readiness.readiness(inputs.events, inputs.strategy)
+
+
+def _readiness_metadata(con: duckdb.DuckDBPyConnection) -> dict:
+    [(units,)] = con.execute("SELECT count(DISTINCT unit) FROM marts.readiness").fetchall()
+    return {"units": units}
+
+
+def _readiness_gates(inputs: MartInputs) -> ibis.Table:
+    return readiness.readiness_gates(inputs.events, inputs.strategy, inputs.now)
+
+
+def _readiness_gates_metadata(con: duckdb.DuckDBPyConnection) -> dict:
+    [(ready,)] = con.execute(
+        "SELECT count(*) FILTER (WHERE ready AND period_start = (SELECT max(period_start) "
+        "FROM marts.readiness_gates)) FROM marts.readiness_gates"
+    ).fetchall()
+    return {"units_ready_now": ready, **_span(con, "readiness_gates")}
+
+
+def _feedback_items(inputs: MartInputs) -> ibis.Table:
+    gates = inputs.mart("readiness_gates")
+    return feedback.feedback_items(inputs.events, inputs.strategy, gates, inputs.now)
+
+
+def _feedback_items_metadata(con: duckdb.DuckDBPyConnection) -> dict:
+    by_status = con.execute(
+        "SELECT status, count(*) FROM marts.feedback_items GROUP BY status ORDER BY status"
+    ).fetchall()
+    return {f"status_{status}": n for status, n in by_status}
+
+
+def _feedback_loop(inputs: MartInputs) -> ibis.Table:
+    items, gates = inputs.mart("feedback_items"), inputs.mart("readiness_gates")
+    return feedback.feedback_loop(items, gates, inputs.strategy)
+
+
+def _outcome_progress(inputs: MartInputs) -> pa.Table:
+    return progress.outcome_progress(inputs.strategy, inputs.table("measure_values"))
+
+
+def _outcome_progress_metadata(con: duckdb.DuckDBPyConnection) -> dict:
+    status = con.execute(
+        "SELECT status, count(*) FROM marts.outcome_progress WHERE unit = 'all' AND "
+        "period_start = (SELECT max(period_start) FROM marts.outcome_progress) GROUP BY 1 "
+        "ORDER BY 1"
+    ).fetchall()
+    return {**_span(con, "outcome_progress"), **{f"latest_{k}": n for k, n in status}}
+
+
+#: The marts, each after the marts it reads (the order a step computes them in).
+MARTS: tuple[Mart, ...] = (
+    Mart(
+        "measure_values",
+        "Every measure of the strategy per unit (and `all`, pooled) and period: value, n, 95% "
+        "interval, and whether the cell is suppressed for too few responses.",
+        compute=_measure_values,
+        metadata=_measure_values_metadata,
+        sources=("nps", "ces", "employee_pulse", "upsell", "revenue", "cost"),
+        checks=(MartCheck("nps_in_range", "NPS values within -100..100", checks.nps_in_range),),
+    ),
+    Mart(
+        "readiness",
+        "Each unit's latest readiness score per dimension, averaged over its assessors.",
+        compute=_readiness,
+        metadata=_readiness_metadata,
+        sources=("readiness",),
+    ),
+    Mart(
+        "readiness_gates",
+        "Per unit and period whether the unit passes its readiness gate (so its feedback loop "
+        "counts), what blocks it, and since when it is ready. Runs through the current period.",
+        compute=_readiness_gates,
+        metadata=_readiness_gates_metadata,
+        sources=tuple(SOURCES),
+        reads_clock=True,
+    ),
+    Mart(
+        "feedback_items",
+        "Every detractor and high-effort response as a feedback item with its SLA deadline and "
+        "status: acted, acted late, overdue, open, or held because its unit was not ready.",
+        compute=_feedback_items,
+        metadata=_feedback_items_metadata,
+        sources=("nps", "ces", "feedback_actions"),
+        reads=("readiness_gates",),
+        reads_clock=True,
+        checks=(
+            MartCheck("items_have_unit", "no feedback item without a unit", checks.items_have_unit),
+        ),
+    ),
+    Mart(
+        "feedback_loop",
+        "The feedback loop's health per unit and period: acted upon, within SLA, overdue.",
+        compute=_feedback_loop,
+        metadata=lambda con: _span(con, "feedback_loop"),
+        reads=("feedback_items", "readiness_gates"),
+    ),
+    Mart(
+        "outcome_progress",
+        "The outcome tree per period: each node's value against its baseline, target and the "
+        "time-phased expectation, rolled up from the measures to revenue, with a status.",
+        compute=_outcome_progress,
+        metadata=_outcome_progress_metadata,
+        reads=("measure_values",),
+        checks=(
+            MartCheck(
+                "progress_in_range",
+                "progress and expectation within 0..1",
+                checks.progress_in_range,
+            ),
+            MartCheck(
+                "every_node_every_period",
+                "every tree node in every period",
+                checks.every_node_every_period,
+            ),
+        ),
+    ),
+)
+
+
+# --- derived from MARTS ---------------------------------------------------------------------------
+
+
+def by_name(marts: Iterable[Mart] = MARTS) -> dict[str, Mart]:
+    """name -> mart, checking that each reads only known marts listed before it."""
+    seen: dict[str, Mart] = {}
+    for mart in marts:
+        if mart.name in seen:
+            raise ValueError(f"mart {mart.name} is declared twice")
+        unknown = [r for r in mart.reads if r not in seen]
+        if unknown:
+            raise ValueError(f"mart {mart.name}: reads {unknown} before they are declared")
+        unknown_sources = sorted(set(mart.sources) - set(SOURCES))
+        if unknown_sources:
+            raise ValueError(f"mart {mart.name}: no source(s) {unknown_sources}")
+        seen[mart.name] = mart
+    return seen
+
+
+def downstream(names: Iterable[str], marts: Iterable[Mart] = MARTS) -> set[str]:
+    """The marts that read any of `names`, directly or through another mart."""
+    start = set(names)
+    found = set(start)
+    for mart in by_name(marts).values():  # each after what it reads: one pass suffices
+        if found.intersection(mart.reads):
+            found.add(mart.name)
+    return found - start
+
+
+MART_NAMES: tuple[str, ...] = tuple(by_name())
+_READ_CLOCK = {mart.name for mart in MARTS if mart.reads_clock}
+#: The marts that move with the clock alone (a gate period begins, an item turns overdue): those
+#: that read the run's time, and those that read them.
+TIME_DEPENDENT_MARTS: tuple[str, ...] = tuple(
+    name for name in MART_NAMES if name in _READ_CLOCK | downstream(_READ_CLOCK)
+)
