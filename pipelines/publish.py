@@ -30,7 +30,6 @@ from pipelines.marts.registry import MART_NAMES
 QUARANTINE_ROWS_IN_SNAPSHOT = 5000
 
 
-
 def _tree_rows(strategy: Strategy) -> list[tuple]:
     rows = []
     depth_of: dict[str, int] = {}
