@@ -1,4 +1,4 @@
-"""The Dagster instance on PostgreSQL (issue 10): runs, events and sensor cursors in the database.
+"""The Dagster instance on PostgreSQL: runs, events and sensor cursors in the database.
 
 The `postgres` test starts a real, throw-away PostgreSQL server (its own data directory, a free
 port, its socket in a temporary folder) and always stops it. It skips with the reason when the

@@ -1,4 +1,4 @@
-"""Spark computes the same marts as DuckDB (issue 10), and the events lake it reads is exact.
+"""Spark computes the same marts as DuckDB, and the events lake it reads is exact.
 
 The lake tests run everywhere (DuckDB writes and reads the Parquet). The `spark` tests need pyspark
 and Java 17+; they skip with the reason when either is missing.
