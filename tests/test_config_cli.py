@@ -139,8 +139,7 @@ def test_schema_writes_json_schemas_that_accept_the_examples_and_catch_typos(
     assert "timezon" in next(validator.iter_errors(misspelt)).message
 
 
-def test_schema_defaults_to_the_home_folder(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("OUTCOMELOOP_HOME", str(tmp_path))
+def test_schema_defaults_to_the_home_folder(home):
     assert main(["schema"]) == 0
-    written = sorted(p.name for p in (tmp_path / "schemas").iterdir())
+    written = sorted(p.name for p in (home / "schemas").iterdir())
     assert written == ["sources.schema.json", "strategy.schema.json"]

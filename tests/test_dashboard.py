@@ -23,12 +23,6 @@ PAGES = ("outcome_tree", "feedback_loop", "readiness", "data_health")
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("OUTCOMELOOP_HOME", str(tmp_path))
-    return tmp_path
-
-
-@pytest.fixture
 def expected(home: Path) -> dict:
     return make_snapshot(home / "serving" / "current.duckdb")
 

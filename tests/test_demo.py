@@ -790,14 +790,13 @@ def test_generate_logs_a_header_a_line_per_month_and_the_total(tmp_path, demo_lo
     assert lines[3:] == [f"demo: {summary.total_events:,} events in {len(summary.files)} files"]
 
 
-def test_the_demo_command_prints_the_demo_lines(tmp_path, monkeypatch, capsys):
+def test_the_demo_command_prints_the_demo_lines(home, capsys):
     from pipelines.cli import main
 
-    monkeypatch.setenv("OUTCOMELOOP_HOME", str(tmp_path))
     assert main(["demo", "--months", "1", "--until", UNTIL.isoformat(), "--scale", "0.05"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    inbox = tmp_path / "inbox"
-    files = len([p for p in tmp_path.rglob("*") if p.is_file()]) - 1  # not the state file
+    inbox = home / "inbox"
+    files = len([p for p in home.rglob("*") if p.is_file()]) - 1  # not the state file
     assert lines[0] == f"demo: 1 months 2026-03..2026-03-10, 5 units, scale 0.05, seed 7 -> {inbox}"
     assert lines[1].startswith("  2026-03 (1/1): nps ")
     assert re.fullmatch(rf"demo: [\d,]+ events in {files} files", lines[2])

@@ -361,6 +361,7 @@ def test_fuzzed_files_are_always_accounted_for(warehouses, adapter):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ten times the examples of the test above: minutes per adapter
 @pytest.mark.parametrize("adapter", sorted(ADAPTERS))
 def test_fuzzed_files_are_always_accounted_for_at_length(warehouses, adapter):
     _fuzz(warehouses, adapter, SLOW_EXAMPLES)

@@ -7,7 +7,6 @@ Dagster; each test then runs the mart step again, as the `marts` asset does.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,28 +16,20 @@ import pytest
 from metrics.config import settings
 from metrics.strategy import load_strategy
 from pipelines.cli import materialize_all
-from pipelines.defs import marts as marts_module
 from pipelines.defs.resources import OutcomeLoopResource
 from pipelines.marts.engines import engine_for
 from pipelines.marts.registry import MART_NAMES, MARTS, TIME_DEPENDENT_MARTS, downstream
 from pipelines.marts.runner import StepOutcome, run_marts
 
-FIXTURE = Path(__file__).parent / "fixtures" / "pipeline"
-NOW = datetime(2025, 3, 20, 12, 0, 0)  # as in tests/test_pipeline.py
-
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
+def computed_home(pipeline_home):
     """The whole-graph fixture of tests/test_pipeline.py, ingested and computed once."""
-    shutil.copytree(FIXTURE, tmp_path, dirs_exist_ok=True)
-    monkeypatch.setenv("OUTCOMELOOP_HOME", str(tmp_path))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    monkeypatch.setattr(marts_module, "run_now", lambda: NOW)
     assert materialize_all(settings()).success
-    return tmp_path
+    return pipeline_home
 
 
-def _compute(home: Path, now: datetime = NOW, **kwargs) -> StepOutcome:
+def _compute(home: Path, now: datetime, **kwargs) -> StepOutcome:
     """The mart step as the `marts` asset runs it: one connection, the configured engine."""
     resource = OutcomeLoopResource(home=str(home))
     with resource.connect() as con:
@@ -65,7 +56,7 @@ def _execute(home: Path, sql: str) -> None:
         con.close()
 
 
-def test_the_registry_derives_order_and_the_time_dependent_marts():
+def test_the_registry_derives_order_and_the_time_dependent_marts(clock):
     assert MART_NAMES == (
         "measure_values",
         "readiness",
@@ -78,41 +69,41 @@ def test_the_registry_derives_order_and_the_time_dependent_marts():
     assert downstream(["readiness_gates"]) == {"feedback_items", "feedback_loop"}
     assert downstream(["measure_values"]) == {"outcome_progress"}
     with pytest.raises(ValueError, match="feedback_items"):  # read before it is computed
-        run_marts(None, None, NOW, marts=[MARTS[3], MARTS[2]])
+        run_marts(None, None, clock, marts=[MARTS[3], MARTS[2]])
 
 
-def test_recomputing_gives_the_same_tables_and_reports_every_mart(home):
-    before = _tables(home)
-    step = _compute(home)
+def test_recomputing_gives_the_same_tables_and_reports_every_mart(computed_home, clock):
+    before = _tables(computed_home)
+    step = _compute(computed_home, clock)
     assert step.error is None and step.skipped == {}
     assert [r.name for r in step.results] == list(MART_NAMES)
     assert all(r.materialized and r.passed for r in step.results)
     assert {r.name: r.metadata["dagster/row_count"] for r in step.results} == {
         name: len(rows) for name, rows in before.items()
     }
-    assert _tables(home) == before
+    assert _tables(computed_home) == before
     assert len(before["feedback_items"]) == 2 and len(before["measure_values"]) > 10
 
 
-def test_an_item_turns_overdue_by_the_runs_time(home):
+def test_an_item_turns_overdue_by_the_runs_time(computed_home):
     # Without its action, r3 (A, in the loop, 48 h SLA) is open until its deadline and overdue
     # after it: the run's time decides.
-    _execute(home, "DELETE FROM events.feedback_actions")
-    received = next(row[4] for row in _tables(home)["feedback_items"] if row[0] == "r3")
+    _execute(computed_home, "DELETE FROM events.feedback_actions")
+    received = next(row[4] for row in _tables(computed_home)["feedback_items"] if row[0] == "r3")
     assert received.month == 3 and received.day < 25  # both clocks below stay in March
 
     def status_at(now: datetime) -> str:
-        assert _compute(home, now=now).error is None
-        items = {row[0]: row for row in _tables(home)["feedback_items"]}
+        assert _compute(computed_home, now).error is None
+        items = {row[0]: row for row in _tables(computed_home)["feedback_items"]}
         return items["r3"][-1]
 
     assert status_at(received + timedelta(hours=47)) == "open"
     assert status_at(received + timedelta(hours=49)) == "overdue"
 
 
-def test_a_new_period_gets_its_gates(home):
-    assert _compute(home, now=datetime(2025, 4, 2, 9, 0, 0)).error is None
-    gates = _tables(home)["readiness_gates"]
+def test_a_new_period_gets_its_gates(computed_home):
+    assert _compute(computed_home, datetime(2025, 4, 2, 9, 0, 0)).error is None
+    gates = _tables(computed_home)["readiness_gates"]
     assert sorted({row[1].isoformat() for row in gates}) == [
         "2025-02-01",
         "2025-03-01",
@@ -120,34 +111,34 @@ def test_a_new_period_gets_its_gates(home):
     ]
 
 
-def test_a_strategy_edit_recomputes(home):
-    strategy = home / "strategy.yaml"
+def test_a_strategy_edit_recomputes(computed_home, clock):
+    strategy = computed_home / "strategy.yaml"
     text = strategy.read_text()
-    before = _tables(home)["measure_values"]
+    before = _tables(computed_home)["measure_values"]
     edited = text.replace("sla_hours: 48", "sla_hours: 12")
     assert edited != text, "the fixture's SLA changed; update this test"
     strategy.write_text(edited)
-    assert _compute(home).error is None
-    items = {row[0]: row for row in _tables(home)["feedback_items"]}
+    assert _compute(computed_home, clock).error is None
+    items = {row[0]: row for row in _tables(computed_home)["feedback_items"]}
     assert items["r3"][-1] == "acted_late"  # 23 h to the first action, now over a 12 h SLA
-    assert _tables(home)["measure_values"] == before
+    assert _tables(computed_home)["measure_values"] == before
 
 
 @pytest.fixture
-def item_without_unit(home):
+def item_without_unit(computed_home):
     """A detractor whose unit is blank: feedback_items' blocking check `items_have_unit` fails."""
     _execute(
-        home,
+        computed_home,
         "INSERT INTO events.nps (response_id, responded_at, unit, score, file_path, row_number) "
         "VALUES ('blank', TIMESTAMP '2025-03-10 10:00:00', ' ', 2, 'manual.csv', 2)",
     )
-    return home
+    return computed_home
 
 
-def test_a_failed_blocking_check_stops_the_marts_that_read_it(item_without_unit):
+def test_a_failed_blocking_check_stops_the_marts_that_read_it(item_without_unit, clock):
     home = item_without_unit
     loop_before = _tables(home)["feedback_loop"]
-    step = _compute(home)
+    step = _compute(home, clock)
     done = {r.name: r for r in step.results}
     assert [(c.name, c.passed) for c in done["feedback_items"].checks] == [
         ("items_have_unit", False)
@@ -167,21 +158,22 @@ def test_a_failed_blocking_check_stops_the_marts_that_read_it(item_without_unit)
     assert "feedback_loop" not in materialized and "serving" not in materialized
 
 
-def test_an_unselected_check_does_not_block(item_without_unit):
-    step = _compute(item_without_unit, checks=set())
+def test_an_unselected_check_does_not_block(item_without_unit, clock):
+    step = _compute(item_without_unit, clock, checks=set())
     done = {r.name: r for r in step.results}
     assert "feedback_loop" in done and done["feedback_items"].checks == []
 
 
-def test_only_the_selected_checks_run(home):
-    step = _compute(home, checks={("outcome_progress", "progress_in_range")})
+def test_only_the_selected_checks_run(computed_home, clock):
+    step = _compute(computed_home, clock, checks={("outcome_progress", "progress_in_range")})
     checks = {r.name: [c.name for c in r.checks] for r in step.results}
     assert checks["outcome_progress"] == ["progress_in_range"]
     assert checks["measure_values"] == [] and checks["feedback_items"] == []
 
 
-def test_a_check_selected_without_its_mart_runs_on_the_current_table(home):
-    step = _compute(home, names=[], checks={("outcome_progress", "every_node_every_period")})
+def test_a_check_selected_without_its_mart_runs_on_the_current_table(computed_home, clock):
+    checks = {("outcome_progress", "every_node_every_period")}
+    step = _compute(computed_home, clock, names=[], checks=checks)
     assert [(r.name, r.materialized) for r in step.results] == [("outcome_progress", False)]
     assert [(c.name, c.passed) for c in step.results[0].checks] == [
         ("every_node_every_period", True)
@@ -196,13 +188,13 @@ def test_a_check_selected_without_its_mart_runs_on_the_current_table(home):
     ],
 )
 def test_an_error_still_reports_the_marts_that_do_not_read_the_broken_one(
-    home, broken, not_reported
+    computed_home, clock, broken, not_reported
 ):
     def fail(inputs):
         raise RuntimeError(f"{broken} broke")
 
     marts = [dataclasses.replace(m, compute=fail) if m.name == broken else m for m in MARTS]
-    step = _compute(home, marts=marts)
+    step = _compute(computed_home, clock, marts=marts)
     assert isinstance(step.error, RuntimeError) and str(step.error) == f"{broken} broke"
     assert [r.name for r in step.results] == [n for n in MART_NAMES if n not in not_reported]
     assert set(step.skipped) == not_reported - {broken}

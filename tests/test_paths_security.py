@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import os
-import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -28,7 +27,6 @@ import pytest
 from metrics.config import REPO_ROOT, settings
 from metrics.measures import measure_values as compute_measure_values
 from metrics.strategy import load_strategy
-from pipelines.defs import marts as marts_module
 from pipelines.defs.sensors import SETTLE_SECONDS, evaluate_inbox
 from pipelines.marts.engines import DuckDBEngine
 from tests.snapshot_factory import MAR, make_snapshot
@@ -40,16 +38,6 @@ SECRET = "s1,2025-03-02 10:00:00,A,0,acc,SECRET FROM OUTSIDE\n"
 
 
 # --- the inbox --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    shutil.copytree(FIXTURE, home)
-    monkeypatch.setenv("OUTCOMELOOP_HOME", str(home))
-    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
-    monkeypatch.setattr(marts_module, "run_now", lambda: datetime(2025, 3, 20, 12))
-    return home
 
 
 def _ledger(home: Path) -> list[tuple]:
@@ -77,7 +65,9 @@ def _ingest_nps(home: Path) -> None:
     assert materialize_all(settings(), selection=[dg.AssetKey("nps_events")]).success
 
 
-def test_escapes_from_the_inbox_are_rejected_in_the_ledger_and_never_read(home, tmp_path):
+def test_escapes_from_the_inbox_are_rejected_in_the_ledger_and_never_read(pipeline_home, tmp_path):
+    home = pipeline_home
+    assert home.parent == tmp_path  # relative_out.csv climbs from inbox/nps/ out of the home
     inbox = home / "inbox" / "nps"
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -124,7 +114,8 @@ def test_escapes_from_the_inbox_are_rejected_in_the_ledger_and_never_read(home, 
     assert len(_ledger(home)) == 6
 
 
-def test_hidden_and_temporary_files_are_not_listed_and_the_finished_file_loads(home):
+def test_hidden_and_temporary_files_are_not_listed_and_the_finished_file_loads(pipeline_home):
+    home = pipeline_home
     inbox = home / "inbox" / "nps"
     partial = NPS_HEADER + "p1,2025-03-02 10:00:00,A,9,acc,half"
     for name in (
@@ -330,9 +321,8 @@ def test_pages_never_touch_duckdb_or_raw_html():
 
 
 @pytest.fixture
-def snapshot(tmp_path, monkeypatch):
-    monkeypatch.setenv("OUTCOMELOOP_HOME", str(tmp_path))
-    path = tmp_path / "serving" / "current.duckdb"
+def snapshot(home):
+    path = home / "serving" / "current.duckdb"
     make_snapshot(path)
     from dashboard import queries
 
@@ -388,7 +378,7 @@ def test_contacts_in_comments_are_masked(comment, masked):
     assert comment_text(comment, mask=False) == comment
 
 
-def test_masking_is_on_unless_the_strategy_turns_it_off(snapshot, tmp_path):
+def test_masking_is_on_unless_the_strategy_turns_it_off(snapshot):
     queries, meta = snapshot
     # tests/fixtures/pipeline/strategy.yaml has no `privacy:` section
     assert "privacy" not in (FIXTURE / "strategy.yaml").read_text()

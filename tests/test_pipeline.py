@@ -6,7 +6,6 @@ computed by hand (the arithmetic is in the comments).
 
 from __future__ import annotations
 
-import shutil
 import threading
 from datetime import date, datetime
 from pathlib import Path
@@ -17,27 +16,7 @@ import pytest
 from metrics.config import settings
 from metrics.store.warehouse import query_snapshot
 from pipelines.cli import materialize_all
-from pipelines.defs import marts as marts_module
-
-FIXTURE = Path(__file__).parent / "fixtures" / "pipeline"
-NOW = datetime(2025, 3, 20, 12, 0, 0)
-MARTS = [
-    "measure_values",
-    "readiness",
-    "readiness_gates",
-    "feedback_items",
-    "feedback_loop",
-    "outcome_progress",
-]
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    shutil.copytree(FIXTURE, tmp_path, dirs_exist_ok=True)
-    monkeypatch.setenv("OUTCOMELOOP_HOME", str(tmp_path))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    monkeypatch.setattr(marts_module, "run_now", lambda: NOW)
-    return tmp_path
+from pipelines.marts.registry import MART_NAMES
 
 
 def _run(home: Path):
@@ -68,7 +47,8 @@ def _value(home, measure, unit, period=date(2025, 3, 1)):
     return rows[0]
 
 
-def test_whole_graph_hand_computed(home):
+def test_whole_graph_hand_computed(pipeline_home, clock):
+    home = pipeline_home
     _run(home)
 
     # --- ingestion: 6 NPS rows, one (score 11) quarantined; every file in the ledger
@@ -156,6 +136,7 @@ def test_whole_graph_hand_computed(home):
     # --- the snapshot: same marts, plus meta, orphans and the drill-down responses
     snap = home / "serving" / "current.duckdb"
     meta = query_snapshot(snap, "SELECT * FROM serving.meta").to_pylist()[0]
+    assert meta["built_at"] == clock  # the run's time, not the wall clock
     # the newest event: the upsell closed on 2025-03-10 (the last response is 2025-03-07 10:00)
     assert meta["data_through"] == datetime(2025, 3, 10, 0, 0)
     assert meta["contract_version"] == "1"
@@ -170,10 +151,11 @@ def test_whole_graph_hand_computed(home):
 
 
 def _marts(home):
-    return {m: _rows(home, f"SELECT * FROM marts.{m} ORDER BY ALL") for m in MARTS}
+    return {m: _rows(home, f"SELECT * FROM marts.{m} ORDER BY ALL") for m in MART_NAMES}
 
 
-def test_running_twice_on_an_unchanged_inbox_gives_identical_marts(home):
+def test_running_twice_on_an_unchanged_inbox_gives_identical_marts(pipeline_home):
+    home = pipeline_home
     _run(home)
     first = _marts(home)
     ledger_before = _rows(home, "SELECT count(*) AS n FROM ops.file_ledger")
@@ -182,7 +164,8 @@ def test_running_twice_on_an_unchanged_inbox_gives_identical_marts(home):
     assert _rows(home, "SELECT count(*) AS n FROM ops.file_ledger") == ledger_before
 
 
-def test_dashboard_read_path_never_fails_while_runs_write(home):
+def test_dashboard_read_path_never_fails_while_runs_write(pipeline_home):
+    home = pipeline_home
     _run(home)
     snap = home / "serving" / "current.duckdb"
     errors: list[Exception] = []
@@ -220,7 +203,8 @@ def test_dashboard_read_path_never_fails_while_runs_write(home):
     assert final == [{"n": 8}]
 
 
-def test_editing_the_strategy_recomputes_the_marts(home):
+def test_editing_the_strategy_recomputes_the_marts(pipeline_home):
+    home = pipeline_home
     _run(home)
     strategy = home / "strategy.yaml"
     # a new target for nps (50 -> 40): March progress becomes 20 / 40 = 0.5
@@ -234,7 +218,8 @@ def test_editing_the_strategy_recomputes_the_marts(home):
     assert (nps["target"], nps["progress"]) == (40.0, pytest.approx(0.5))
 
 
-def test_an_invalid_strategy_fails_the_run_with_the_checks_messages(home):
+def test_an_invalid_strategy_fails_the_run_with_the_checks_messages(pipeline_home):
+    home = pipeline_home
     _run(home)
     strategy = home / "strategy.yaml"
     strategy.write_text(strategy.read_text().replace("threshold: 3.5", "threshold: 7"))
@@ -248,17 +233,15 @@ def test_an_invalid_strategy_fails_the_run_with_the_checks_messages(home):
     assert any("readiness.threshold" in message for message in failures)
 
 
-def test_a_home_path_with_an_apostrophe_works_end_to_end(tmp_path, monkeypatch):
+@pytest.mark.parametrize("home", ["O'Brien's home"], indirect=True)
+def test_a_home_path_with_an_apostrophe_works_end_to_end(pipeline_home, clock):
     # Paths written into SQL (ATTACH of the snapshot, SET, the readers' attach) are quoted.
-    home = tmp_path / "O'Brien's home"
-    shutil.copytree(FIXTURE, home)
-    monkeypatch.setenv("OUTCOMELOOP_HOME", str(home))
-    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
-    monkeypatch.setattr(marts_module, "run_now", lambda: NOW)
+    home = pipeline_home
+    assert "'" in str(home)
     _run(home)
     snap = home / "serving" / "current.duckdb"
     meta = query_snapshot(snap, "SELECT built_at FROM serving.meta").to_pylist()
-    assert meta and meta[0]["built_at"] is not None
+    assert meta == [{"built_at": clock}]
     items = query_snapshot(snap, "SELECT count(*) AS n FROM marts.feedback_items").to_pylist()
     assert items == [{"n": 2}]
     assert sorted(p.name for p in snap.parent.iterdir()) == ["current.duckdb"]

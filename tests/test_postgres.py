@@ -167,19 +167,15 @@ def _query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
 
 
 @pytest.mark.postgres
-def test_whole_graph_runs_on_a_postgres_instance(postgres_url, tmp_path, monkeypatch):
+def test_whole_graph_runs_on_a_postgres_instance(postgres_url, home, monkeypatch):
     import dagster as dg
 
     from pipelines import demo
     from pipelines.cli import materialize_all
     from pipelines.defs.sensors import inbox_sensor
 
-    home = tmp_path / "home"
     demo.generate(home, months=2, scale=0.02, until=date(2026, 6, 30))
-    monkeypatch.setenv("OUTCOMELOOP_HOME", str(home))
     monkeypatch.setenv("OUTCOMELOOP_PG_URL", postgres_url)
-    monkeypatch.setenv("OUTCOMELOOP_COMPUTE", "duckdb")
-    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
 
     result = materialize_all(settings())
     assert result.success

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -33,12 +32,10 @@ from metrics.sources import SourcesConfig, load_sources, validate_sources
 from metrics.store.files import file_sha256
 from metrics.store.warehouse import connect, ensure_schema, query_snapshot
 from metrics.strategy import load_strategy
-from pipelines.defs import marts as marts_module
 from pipelines.ingestion import ingest_files, landed_files, ledger
 from pipelines.publish import publish_snapshot
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pipeline"
-NOW = datetime(2025, 3, 20, 12, 0, 0)
 OUTCOMELOOP = [sys.executable, "-m", "pipelines.cli"]
 
 BIG_ROWS = 300_000
@@ -83,7 +80,7 @@ def _land_crash_inbox(home: Path) -> tuple[Path, Path]:
     return small, big
 
 
-def _ingest_inbox(warehouse: Path, home: Path) -> None:
+def _ingest_inbox(warehouse: Path, home: Path, now: datetime) -> None:
     with duckdb_connection(warehouse) as con:
         ingest_files(
             con,
@@ -91,7 +88,7 @@ def _ingest_inbox(warehouse: Path, home: Path) -> None:
             landed_files(home / "inbox" / "nps"),
             _sources(),
             dimensions=[],
-            now=NOW,
+            now=now,
         )
 
 
@@ -130,10 +127,10 @@ def _state(warehouse: Path) -> dict:
     return {"events": events, "ledger": ledger, "quarantine": quarantine}
 
 
-def _clean_run_state(tmp_path: Path) -> dict:
+def _clean_run_state(tmp_path: Path, now: datetime) -> dict:
     fresh = tmp_path / "fresh"
     _land_crash_inbox(fresh)
-    _ingest_inbox(fresh / "warehouse.duckdb", fresh)
+    _ingest_inbox(fresh / "warehouse.duckdb", fresh, now)
     return _state(fresh / "warehouse.duckdb")
 
 
@@ -150,7 +147,7 @@ from metrics.sources import validate_sources
 from metrics.store.warehouse import connect, ensure_schema
 from pipelines.ingestion import ingest_files, landed_files, ledger, staging, upsert
 
-home, point, marker = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+home, point, marker, now = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), sys.argv[4]
 
 def freeze_after(module, name, is_big):
     original = getattr(module, name)
@@ -175,7 +172,7 @@ cfg, _ = validate_sources({})
 con = connect(home / "warehouse.duckdb")
 ensure_schema(con)
 ingest_files(con, "nps", landed_files(home / "inbox" / "nps"), cfg, dimensions=[],
-             now=datetime(2025, 3, 20, 12, 0, 0))
+             now=datetime.fromisoformat(now))
 marker.write_text("finished without freezing")
 """
 
@@ -203,8 +200,9 @@ def _sigkill(proc: subprocess.Popen) -> None:
 
 
 @pytest.mark.parametrize("point", ["staged", "applied", "ledger"])
-def test_sigkill_mid_load_leaves_no_trace_and_the_rerun_equals_a_clean_run(tmp_path, point):
-    home = tmp_path / "home"
+def test_sigkill_mid_load_leaves_no_trace_and_the_rerun_equals_a_clean_run(
+    home, clock, tmp_path, point
+):
     _land_crash_inbox(home)
     warehouse = home / "warehouse.duckdb"
     script = tmp_path / "crash.py"
@@ -212,7 +210,9 @@ def test_sigkill_mid_load_leaves_no_trace_and_the_rerun_equals_a_clean_run(tmp_p
     marker = tmp_path / "marker"
 
     proc = _start_and_freeze(
-        [sys.executable, str(script), str(home), point, str(marker)], marker, _env(home)
+        [sys.executable, str(script), str(home), point, str(marker), clock.isoformat()],
+        marker,
+        _env(home),
     )
     assert marker.read_text() in {"stage_file", "apply_staged", "write_ledger"}
     _sigkill(proc)
@@ -229,9 +229,9 @@ def test_sigkill_mid_load_leaves_no_trace_and_the_rerun_equals_a_clean_run(tmp_p
     assert after["quarantine"] == (1, 1, 9)  # r7 is on spreadsheet row 9
 
     # The next run loads the big file once; the result is exactly a clean run's.
-    _ingest_inbox(warehouse, home)
+    _ingest_inbox(warehouse, home, clock)
     again = _state(warehouse)
-    clean = _clean_run_state(tmp_path)
+    clean = _clean_run_state(tmp_path, clock)
     assert again == clean
     # and by hand: big restates r0..r49, so 300000 - 300 bad events; r7 of small stays quarantined
     big_scores = sum(i % 11 for i in range(BIG_ROWS) if i % 1000 != 7)
@@ -242,9 +242,8 @@ def test_sigkill_mid_load_leaves_no_trace_and_the_rerun_equals_a_clean_run(tmp_p
     assert again["quarantine"][:2] == (BIG_BAD + 1, BIG_BAD + 1)
 
 
-def test_a_failed_ledger_write_rolls_back_the_files_events(tmp_path, monkeypatch):
+def test_a_failed_ledger_write_rolls_back_the_files_events(home, clock, monkeypatch):
     """The events and the ledger row commit together: no ledger row, no events."""
-    home = tmp_path / "home"
     small = home / "inbox" / "nps" / "small.csv"
     _write_nps(small, SMALL_ROWS, bad_every=SMALL_ROWS)
     original = ledger.write_ledger
@@ -255,23 +254,12 @@ def test_a_failed_ledger_write_rolls_back_the_files_events(tmp_path, monkeypatch
         return original(con, outcome, now)
 
     monkeypatch.setattr(ledger, "write_ledger", failing)
-    _ingest_inbox(home / "warehouse.duckdb", home)
+    _ingest_inbox(home / "warehouse.duckdb", home, clock)
     state = _state(home / "warehouse.duckdb")
     assert state["events"][0] == 0
     assert state["quarantine"][0] == 0
     [(name, status, _sha, loaded, filtered, quarantined)] = state["ledger"]
     assert (name, status, loaded, filtered, quarantined) == ("small.csv", "rejected", 0, 0, 0)
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    """A copy of the end-to-end fixture home (tests/test_pipeline.py): 5 files, 6 nps rows."""
-    shutil.copytree(FIXTURE, tmp_path / "home")
-    home = tmp_path / "home"
-    monkeypatch.setenv("OUTCOMELOOP_HOME", str(home))
-    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
-    monkeypatch.setattr(marts_module, "run_now", lambda: NOW)
-    return home
 
 
 RUN_SCRIPT = r"""
@@ -293,10 +281,11 @@ sys.exit(main(["run"]))
 """
 
 
-def test_a_killed_outcomeloop_run_does_not_block_the_next_run(home, tmp_path):
+def test_a_killed_outcomeloop_run_does_not_block_the_next_run(pipeline_home, tmp_path):
     """SIGKILL an `outcomeloop run` inside a file's transaction: the run never ends by itself and
     holds the warehouse pool's slot, so the next run must release it (else it would wait forever),
     then load everything exactly once."""
+    home = pipeline_home
     script = tmp_path / "run_and_freeze.py"
     script.write_text(RUN_SCRIPT)
     marker = tmp_path / "marker"
@@ -375,8 +364,11 @@ def _built_at(snapshot: Path) -> datetime:
     return query_snapshot(snapshot, "SELECT built_at FROM serving.meta").to_pylist()[0]["built_at"]
 
 
-def test_a_killed_publish_leaves_the_snapshot_whole_and_its_temp_file_harmless(home, tmp_path):
-    _ingest_inbox(home / "warehouse.duckdb", home)
+def test_a_killed_publish_leaves_the_snapshot_whole_and_its_temp_file_harmless(
+    pipeline_home, clock, tmp_path
+):
+    home = pipeline_home
+    _ingest_inbox(home / "warehouse.duckdb", home, clock)
     _publish(home, datetime(2025, 3, 20))
     snapshot = home / "serving" / "current.duckdb"
 
@@ -440,7 +432,8 @@ sys.exit(main(["run"]))
 """
 
 
-def test_two_runs_that_want_to_write_at_once_are_serialized(home, tmp_path):
+def test_two_runs_that_want_to_write_at_once_are_serialized(pipeline_home, tmp_path):
+    home = pipeline_home
     env = _env(home)
     script, log = tmp_path / "logged_run.py", tmp_path / "connections.jsonl"
     script.write_text(LOGGED_RUN_SCRIPT)
@@ -522,7 +515,10 @@ report.write_text(json.dumps({"reads": reads, "errors": errors, "seen": sorted(s
 """
 
 
-def test_the_snapshot_stays_readable_from_another_process_during_20_ingestion_runs(home, tmp_path):
+def test_the_snapshot_stays_readable_from_another_process_during_20_ingestion_runs(
+    pipeline_home, tmp_path
+):
+    home = pipeline_home
     from pipelines.cli import materialize_all
 
     cfg = settings()
@@ -560,7 +556,10 @@ def test_the_snapshot_stays_readable_from_another_process_during_20_ingestion_ru
     assert final == [{"n": 25}]  # 5 + one response in each of the 20 files
 
 
-def test_outcomeloop_run_waits_for_a_process_holding_the_warehouse_and_says_so(home, tmp_path):
+def test_outcomeloop_run_waits_for_a_process_holding_the_warehouse_and_says_so(
+    pipeline_home, tmp_path
+):
+    home = pipeline_home
     warehouse = home / "warehouse.duckdb"
     hold = 4.0
     holder = subprocess.Popen(
@@ -582,6 +581,7 @@ def test_outcomeloop_run_waits_for_a_process_holding_the_warehouse_and_says_so(h
         [*OUTCOMELOOP, "run"], env=_env(home), capture_output=True, text=True, timeout=240
     )
     holder.wait(timeout=30)
+    holder.stdout.close()
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     assert (
         "waiting: warehouse.duckdb is busy in another process; waiting for it (up to 600s)"
@@ -627,12 +627,12 @@ BROKEN_SOURCES = {
 }
 
 
-def _check(tmp_path: Path, strategy: str, sources: str) -> subprocess.CompletedProcess:
-    (tmp_path / "strategy.yaml").write_text(strategy, encoding="utf-8")
-    (tmp_path / "sources.yaml").write_text(sources, encoding="utf-8")
+def _check(home: Path, strategy: str, sources: str) -> subprocess.CompletedProcess:
+    (home / "strategy.yaml").write_text(strategy, encoding="utf-8")
+    (home / "sources.yaml").write_text(sources, encoding="utf-8")
     return subprocess.run(
-        [*OUTCOMELOOP, "check", str(tmp_path / "strategy.yaml")],
-        env=_env(tmp_path, OUTCOMELOOP_SOURCES=str(tmp_path / "sources.yaml")),
+        [*OUTCOMELOOP, "check", str(home / "strategy.yaml")],
+        env=_env(home, OUTCOMELOOP_SOURCES=str(home / "sources.yaml")),
         capture_output=True,
         text=True,
         timeout=60,
@@ -640,34 +640,36 @@ def _check(tmp_path: Path, strategy: str, sources: str) -> subprocess.CompletedP
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN_STRATEGIES))
-def test_outcomeloop_check_names_the_yaml_path_of_a_broken_strategy(tmp_path, case):
+def test_outcomeloop_check_names_the_yaml_path_of_a_broken_strategy(home, case):
     text, path = BROKEN_STRATEGIES[case]
-    done = _check(tmp_path, text, "sources: {}\n")
+    done = _check(home, text, "sources: {}\n")
     assert done.returncode == 1
     assert "Traceback" not in done.stdout + done.stderr
-    assert f"FAIL {tmp_path / 'strategy.yaml'}" in done.stdout
+    assert f"FAIL {home / 'strategy.yaml'}" in done.stdout
     assert f"  - {path}" in done.stdout, done.stdout
-    assert f"ok   {tmp_path / 'sources.yaml'}" in done.stdout
+    assert f"ok   {home / 'sources.yaml'}" in done.stdout
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN_SOURCES))
-def test_outcomeloop_check_names_the_yaml_path_of_broken_sources(tmp_path, case):
+def test_outcomeloop_check_names_the_yaml_path_of_broken_sources(home, case):
     text, path = BROKEN_SOURCES[case]
-    done = _check(tmp_path, VALID_STRATEGY, text)
+    done = _check(home, VALID_STRATEGY, text)
     assert done.returncode == 1
     assert "Traceback" not in done.stdout + done.stderr
-    assert f"ok   {tmp_path / 'strategy.yaml'}" in done.stdout
-    assert f"FAIL {tmp_path / 'sources.yaml'}" in done.stdout
+    assert f"ok   {home / 'strategy.yaml'}" in done.stdout
+    assert f"FAIL {home / 'sources.yaml'}" in done.stdout
     assert f"  - {path}" in done.stdout, done.stdout
 
 
-def test_outcomeloop_run_with_broken_sources_stops_before_running_with_the_yaml_path(tmp_path):
-    shutil.copy(FIXTURE / "strategy.yaml", tmp_path / "strategy.yaml")
-    (tmp_path / "sources.yaml").write_text("sources:\n  nps: {format: excel}\n")
+def test_outcomeloop_run_with_broken_sources_stops_before_running_with_the_yaml_path(
+    pipeline_home,
+):
+    home = pipeline_home
+    (home / "sources.yaml").write_text("sources:\n  nps: {format: excel}\n")
     done = subprocess.run(
-        [*OUTCOMELOOP, "run"], env=_env(tmp_path), capture_output=True, text=True, timeout=60
+        [*OUTCOMELOOP, "run"], env=_env(home), capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stdout + done.stderr
     assert "sources.nps.format" in done.stderr
-    assert not (tmp_path / "warehouse.duckdb").exists()  # nothing ran
+    assert not (home / "warehouse.duckdb").exists()  # nothing ran, though files wait in the inbox

@@ -1,30 +1,34 @@
-"""The inbox sensor: new complete files start their source's ingestion, once."""
+"""The inbox sensor: new complete files start their source's ingestion, once.
+
+The sensor reads the pinned `clock`, and every landed file's mtime is set relative to it, so
+whether a file is still fresh never depends on how long the test took between ticks.
+"""
 
 from __future__ import annotations
 
 import os
-import time
+from datetime import UTC
 
 import dagster as dg
 import pytest
 
-from pipelines.defs.sensors import inbox_sensor, strategy_sensor
+from pipelines.defs.sensors import SETTLE_SECONDS, inbox_sensor, strategy_sensor
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("OUTCOMELOOP_HOME", str(tmp_path))
-    return tmp_path
+def land(home, clock):
+    """Write a file into `inbox/<source>/` with an mtime `age_seconds` before the sensor's now."""
+    now = clock.replace(tzinfo=UTC).timestamp()
 
+    def land(source, name, text="a,b\n1,2\n", age_seconds=60.0):
+        folder = home / "inbox" / source
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        path.write_text(text)
+        os.utime(path, (now - age_seconds, now - age_seconds))
+        return path
 
-def _land(home, source, name, text="a,b\n1,2\n", age_seconds=60.0):
-    folder = home / "inbox" / source
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(text)
-    stamp = time.time() - age_seconds
-    os.utime(path, (stamp, stamp))
-    return path
+    return land
 
 
 def _tick(cursor=None):
@@ -38,8 +42,8 @@ def _sources(result):
     return sorted(s for r in result.run_requests for s in r.tags["outcomeloop/sources"].split(","))
 
 
-def test_new_file_yields_one_request_for_its_source_then_none(home):
-    _land(home, "nps", "a.csv")
+def test_new_file_yields_one_request_for_its_source_then_none(land):
+    land("nps", "a.csv")
     first, cursor = _tick()
     assert _sources(first) == ["nps"]
     selection = first.run_requests[0].asset_selection
@@ -51,38 +55,37 @@ def test_new_file_yields_one_request_for_its_source_then_none(home):
     assert second.run_requests == []
 
 
-def test_old_mtime_but_new_name_is_still_picked_up(home):
-    _land(home, "nps", "a.csv", age_seconds=60)
+def test_old_mtime_but_new_name_is_still_picked_up(land):
+    land("nps", "a.csv", age_seconds=60)
     _, cursor = _tick()
-    _land(home, "nps", "copied-with-old-mtime.csv", text="x\n", age_seconds=3600)
+    land("nps", "copied-with-old-mtime.csv", text="x\n", age_seconds=3600)
     result, _ = _tick(cursor)
     assert _sources(result) == ["nps"]
 
 
-def test_only_sources_with_new_files_are_requested_in_one_run(home):
-    _land(home, "nps", "a.csv")
+def test_only_sources_with_new_files_are_requested_in_one_run(land):
+    land("nps", "a.csv")
     _, cursor = _tick()
-    _land(home, "revenue", "r.csv")
-    _land(home, "ces", "c.jsonl", text="{}\n")
+    land("revenue", "r.csv")
+    land("ces", "c.jsonl", text="{}\n")
     result, _ = _tick(cursor)
     assert _sources(result) == ["ces", "revenue"]
 
 
-def test_a_file_still_being_written_waits_for_a_stable_size(home):
-    path = _land(home, "ces", "big.jsonl", text="{}\n", age_seconds=0)
+def test_a_file_still_being_written_waits_for_a_stable_size(land):
+    land("ces", "big.jsonl", text="{}\n", age_seconds=SETTLE_SECONDS / 2)
     first, cursor = _tick()
     assert first.run_requests == []  # fresh mtime, size not yet seen twice
-    with path.open("a") as fh:
-        fh.write("{}\n")
+    land("ces", "big.jsonl", text="{}\n{}\n", age_seconds=0)  # appended to just now
     second, cursor = _tick(cursor)
     assert second.run_requests == []  # it grew: still being written
     third, _ = _tick(cursor)
     assert _sources(third) == ["ces"]  # same size as on the last tick: complete
 
 
-def test_part_and_hidden_files_are_ignored(home):
-    _land(home, "nps", "upload.csv.part")
-    _land(home, "nps", ".~lock.a.csv#")
+def test_part_and_hidden_files_are_ignored(land):
+    land("nps", "upload.csv.part")
+    land("nps", ".~lock.a.csv#")
     result, _ = _tick()
     assert result.run_requests == []
 

@@ -19,16 +19,10 @@ import pytest
 from metrics.config import settings
 from metrics.store import warehouse
 from pipelines.lake import FINGERPRINT_FILE, export_source_to_lake, sync_lake
+from pipelines.marts.registry import MART_NAMES
 
-MARTS = (
-    "measure_values",
-    "readiness",
-    "readiness_gates",
-    "feedback_items",
-    "feedback_loop",
-    "outcome_progress",
-)
-FIXED_NOW = datetime(2026, 7, 1, 12, 0, 0)
+#: The day after the demo data below ends.
+DEMO_RUN_TIME = datetime(2026, 7, 1, 12, 0, 0)
 
 
 def _warehouse_with(rows: dict[str, list[dict]]) -> duckdb.DuckDBPyConnection:
@@ -214,7 +208,7 @@ def _assert_same_rows(name: str, duck: list[dict], spark: list[dict]) -> None:
 def _marts(snapshot: Path) -> dict[str, tuple[list, list[dict]]]:
     """Each mart of a published snapshot: its column types and its rows."""
     out = {}
-    for name in MARTS:
+    for name in MART_NAMES:
         types = warehouse.query_snapshot(
             snapshot,
             "SELECT column_name, data_type FROM information_schema.columns "
@@ -237,11 +231,10 @@ def _run(home: Path, compute: str, monkeypatch) -> tuple[float, object]:
 
 
 @pytest.mark.spark
-def test_every_mart_on_spark_equals_duckdb_on_the_demo_data(spark, tmp_path, monkeypatch):
-    import pipelines.defs.marts
+@pytest.mark.parametrize("clock", [DEMO_RUN_TIME], ids=["2026-07-01"], indirect=True)
+def test_every_mart_on_spark_equals_duckdb_on_the_demo_data(spark, tmp_path, monkeypatch, clock):
     from pipelines import demo
 
-    monkeypatch.setattr(pipelines.defs.marts, "run_now", lambda: FIXED_NOW)
     duck_home, spark_home = tmp_path / "duckdb", tmp_path / "spark"
     demo.generate(duck_home, months=6, scale=0.05, until=date(2026, 6, 30))
     shutil.copytree(duck_home, spark_home)
@@ -270,7 +263,7 @@ def test_every_mart_on_spark_equals_duckdb_on_the_demo_data(spark, tmp_path, mon
 
     duck = _marts(duck_home / "serving" / "current.duckdb")
     on_spark = _marts(spark_home / "serving" / "current.duckdb")
-    for name in MARTS:
+    for name in MART_NAMES:
         duck_types, duck_rows = duck[name]
         spark_types, spark_rows = on_spark[name]
         assert duck_types == spark_types, f"marts.{name}: column types differ"
