@@ -18,7 +18,7 @@ from metrics.periods import period_start, utc_naive
 from metrics.strategy import Strategy
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 ITEMS_SCHEMA = ibis.schema(
     {
@@ -198,18 +198,3 @@ def feedback_loop(items: ibis.Table, gates: ibis.Table, strategy: Strategy) -> i
         **{name: j[name].fill_null(0).cast("int64") for name in ints},
         median_hours_to_action=j.median_hours_to_action.cast("float64"),
     )
-
-
-def within_sla_share(acted_within_sla: float, acted_late: float, overdue: float) -> float | None:
-    """Of the items whose deadline has passed or that were acted upon, the share acted upon
-    within the SLA (0..1). Open items, not yet due, count neither way: judging them now would
-    punish a unit for feedback that arrived an hour ago. None when nothing is due yet."""
-    decided = acted_within_sla + acted_late + overdue
-    return None if decided == 0 else acted_within_sla / decided
-
-
-def within_sla_shares(counts: pd.DataFrame) -> pd.Series:
-    """`within_sla_share` for every row of a frame with marts.feedback_loop's count columns
-    (acted_within_sla, acted_late, overdue); NaN where nothing is due yet."""
-    decided = counts["acted_within_sla"] + counts["acted_late"] + counts["overdue"]
-    return (counts["acted_within_sla"] / decided.where(decided > 0)).astype("float64")

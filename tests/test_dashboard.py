@@ -3,6 +3,8 @@ the snapshot's numbers, hides what must be hidden, and explains itself when ther
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date, datetime
 from pathlib import Path
 
@@ -14,8 +16,8 @@ from dashboard.components.formatting import format_value
 from dashboard.components.status import gate_state
 from dashboard.components.text import escape_markdown
 from dashboard.components.tree import tree_dot
-from metrics.feedback import within_sla_share
 from metrics.privacy import mask_contacts
+from metrics.sla import within_sla_share
 from tests.snapshot_factory import DDL, HOSTILE_COMMENT, make_snapshot
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -347,3 +349,19 @@ def test_gate_state_reports_the_current_streak() -> None:
 def test_within_sla_share_ignores_items_not_yet_due() -> None:
     assert within_sla_share(1, 0, 1) == 0.5
     assert within_sla_share(0, 0, 0) is None
+
+
+def test_the_dashboard_imports_no_compute_engine() -> None:
+    """The pages read a small snapshot: Ibis and sqlglot (the marts' engine) stay out of the
+    dashboard's process, which keeps its memory and first page load small."""
+    code = (
+        "import sys\n"
+        "import dashboard.queries\n"
+        "for page in ('data_health', 'feedback_loop', 'outcome_tree', 'readiness'):\n"
+        "    __import__(f'dashboard.pages.{page}')\n"
+        "print(sorted(m for m in ('ibis', 'sqlglot', 'dagster') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -11,10 +11,9 @@ from metrics.feedback import (
     LOOP_SCHEMA,
     feedback_items,
     feedback_loop,
-    within_sla_share,
-    within_sla_shares,
 )
 from metrics.readiness import readiness_gates
+from metrics.sla import within_sla_share, within_sla_shares
 
 JAN, FEB, MAR = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)
 NOW = datetime(2025, 3, 31, 12, 0)

@@ -6,11 +6,10 @@ from datetime import date, datetime
 
 import pytest
 
+from metrics.gates import gap_to_pass, gate_streak
 from metrics.readiness import (
     GATES_SCHEMA,
     READINESS_SCHEMA,
-    gap_to_pass,
-    gate_streak,
     readiness,
     readiness_gates,
 )

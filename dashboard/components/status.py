@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from metrics.readiness import gate_streak
+from metrics.gates import gate_streak
 
 GREEN, AMBER, RED, GREY, BLUE = "#2e7d32", "#b26a00", "#c62828", "#757575", "#1565c0"
 #: Progress bars are neutral: how far along is not good or bad by itself (the status says that).
@@ -77,7 +77,7 @@ def gate_label(ready: bool | None) -> str:
 
 def gate_state(gates: Any, unit: str, period: date | None = None) -> dict[str, Any]:
     """A unit's readiness gate at a period (default: its latest) as pages show it: ready, since
-    (the start of the current streak, `metrics.readiness.gate_streak`), score, blocking
+    (the start of the current streak, `metrics.gates.gate_streak`), score, blocking
     dimensions and its label."""
     streak = gate_streak(gates, unit, period)
     return {

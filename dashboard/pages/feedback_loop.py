@@ -28,7 +28,7 @@ from dashboard.components.frame import render_page
 from dashboard.components.status import PROGRESS_COLOR, feedback_status_label, gate_state
 from dashboard.components.tables import csv_safe, labelled_table
 from dashboard.components.text import comment_text
-from metrics.feedback import within_sla_share, within_sla_shares
+from metrics.sla import within_sla_share, within_sla_shares
 
 QUESTION = "Is the feedback we collect acted upon, within the SLA? Per unit, with the items behind."
 ALL_PERIODS = "__all__"

@@ -20,7 +20,7 @@ from dashboard.components.frame import render_page
 from dashboard.components.status import gate_state
 from dashboard.components.tables import labelled_table
 from dashboard.components.text import escape_markdown
-from metrics.readiness import gap_to_pass
+from metrics.gates import gap_to_pass
 
 QUESTION = "Which units are ready to run the feedback loop, and what blocks the others?"
 
