@@ -267,9 +267,9 @@ def _responses(con, strategy: Strategy) -> None:
         if _has_table(con, "marts", "measure_values")
         else "SELECT NULL"
     ).fetchone()[0]
+    ps = period_start_sql("responded_at", strategy.period, strategy.timezone)
     selects = []
     for source in ("nps", "ces"):
-        ps = period_start_sql("responded_at", strategy.period, strategy.timezone)
         selects.append(
             f"SELECT '{source}' AS source, response_id, unit, {ps} AS period_start, responded_at, "
             f"CAST(score AS DOUBLE) AS score, comment, account_id, file_path, row_number "

@@ -18,7 +18,7 @@ from pipelines.defs.resources import OutcomeLoopResource
 )
 def strategy(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
     cfg = outcomeloop.settings()
-    parsed = outcomeloop.valid_strategy()
+    parsed = outcomeloop.strategy()
     digest = file_sha256(cfg.strategy_path)
     return dg.MaterializeResult(
         metadata={

@@ -120,8 +120,7 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
                 now=now,
             )
             events = con.execute(f'SELECT count(*) FROM events."{source}"').fetchone()[0]
-            src_cfg = sources.sources.get(source)
-            scale = tuple(getattr(src_cfg, "scale", None) or (1, 7))
+            scale = tuple(sources.source(source).scale)
             checks = _run_checks(con, schema, scale)
             # With compute: spark the source's events also land in the lake as Parquet.
             lake_meta = engine_for(cfg, con).events_loaded(source)

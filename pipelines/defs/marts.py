@@ -54,7 +54,7 @@ def _check_specs(mart: Mart) -> list[dg.AssetCheckSpec]:
     ),
 )
 def marts(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
-    strategy = outcomeloop.valid_strategy()
+    strategy = outcomeloop.strategy()
     selected = {key.path[-1] for key in context.selected_asset_keys}
     checks = {(c.asset_key.path[-1], c.name) for c in context.selected_asset_check_keys}
     with outcomeloop.connect(context.log) as con:

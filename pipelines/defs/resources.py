@@ -36,9 +36,6 @@ class OutcomeLoopResource(dg.ConfigurableResource):
         return settings()
 
     def strategy(self) -> Strategy:
-        return load_strategy(self.settings().strategy_path)
-
-    def valid_strategy(self) -> Strategy:
         """The strategy; an invalid file fails the step with `outcomeloop check`'s messages."""
         try:
             return load_strategy(self.settings().strategy_path)

@@ -30,7 +30,7 @@ from pipelines.publish import publish_snapshot
     ),
 )
 def serving(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
-    cfg, strat = outcomeloop.settings(), outcomeloop.valid_strategy()
+    cfg, strat = outcomeloop.settings(), outcomeloop.strategy()
     try:
         sources_cfg = outcomeloop.sources()
     except Exception as exc:  # a broken sources.yaml fails ingestion, not the dashboard

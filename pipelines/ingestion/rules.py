@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from metrics.schemas import ALL_UNITS, Column, SourceSchema
+from metrics.sources import DEFAULT_CES_SCALE
 from metrics.store.sql import literal
 from pipelines.ingestion.adapters.plan import Params, Plan
 
@@ -41,7 +42,7 @@ RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
 class RuleOptions:
     """What the rules need beyond the file: the ces scale, readiness dimensions, unit spellings."""
 
-    scale: tuple[float, float] = (1.0, 7.0)
+    scale: tuple[float, float] = DEFAULT_CES_SCALE
     dimensions: Sequence[str] = ()
     unit_aliases: Mapping[str, str] | None = None
     #: timestamps later than this are quarantined (the load's time plus a day of clock skew)
