@@ -356,6 +356,11 @@ def source_health(meta: Meta) -> pd.DataFrame:
     return _run(meta, "SELECT * FROM serving.source_health ORDER BY source")
 
 
+def unread_inbox(meta: Meta) -> pd.DataFrame:
+    """Folders and files in inbox/ that no source reads, with the reason and a hint."""
+    return _run(meta, "SELECT path, reason, hint FROM serving.unread_inbox ORDER BY path")
+
+
 def file_ledger(meta: Meta, status: str | None = None) -> pd.DataFrame:
     """Landed files, newest first; `status` ('loaded', 'rejected', 'duplicate') filters."""
     return _run(

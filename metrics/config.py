@@ -37,6 +37,21 @@ class Settings:
     automation_interval_minutes: int = 60
     dagster_url: str = "http://localhost:3000"
 
+    def example_notices(self) -> list[str]:
+        """A sentence per configuration file taken from the bundled examples because the home
+        holds none (a mistyped OUTCOMELOOP_HOME would otherwise validate the examples quietly)."""
+        notices = []
+        for path, name, var in (
+            (self.strategy_path, "strategy.yaml", "OUTCOMELOOP_STRATEGY"),
+            (self.sources_path, "sources.yaml", "OUTCOMELOOP_SOURCES"),
+        ):
+            if path.parent == EXAMPLES_DIR:
+                notices.append(
+                    f"note: {self.home} has no {name}, so the bundled example {path} is used "
+                    f"(copy it to {self.home / name} to make your own, or set {var})"
+                )
+        return notices
+
     @property
     def inbox(self) -> Path:
         return self.home / "inbox"

@@ -11,6 +11,9 @@ validation context (`validate_entries`).
 
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar, Literal, get_args
 
@@ -51,6 +54,7 @@ DEFAULT_FRESHNESS_HOURS: dict[str, float] = {
 }
 
 DEFAULT_CES_SCALE = (1.0, 7.0)
+DECIMAL_MARKS = (".", ",")
 DEFAULT_EXPANSION_TYPES = ("Existing Customer - Upgrade",)
 
 
@@ -98,6 +102,22 @@ class SourceConfig(ConfigModel):
         None,
         description="Hours without a new file before the dashboard flags the source as stale "
         "(default: by source).",
+    )
+    unit: str | None = Field(
+        None,
+        description="A constant unit for exports that have no unit column (instead of "
+        "columns.unit).",
+    )
+    decimal: str = Field(
+        ".", description='The decimal separator of numbers in the files: "." or ",".'
+    )
+    thousands: str | None = Field(
+        None, description='The thousands separator of numbers in the files, e.g. "." or " ".'
+    )
+    date_format: str | None = Field(
+        None,
+        description='strftime pattern of dates (and timestamps) in the files, e.g. "%d.%m.%Y"; '
+        "ISO dates are read as well.",
     )
 
     @model_validator(mode="before")
@@ -180,6 +200,55 @@ class SourceConfig(ConfigModel):
             raise problem("expansion_types applies to format salesforce only")
         return types
 
+    @field_validator("unit", mode="before")
+    @classmethod
+    def _constant_unit(cls, unit: object, info: ValidationInfo) -> object:
+        if unit is None:
+            return unit
+        if not isinstance(unit, str) or not unit.strip():
+            raise problem("needs a unit name", "e.g. unit: Sales")
+        if unit.strip().lower() == ALL_UNITS:
+            raise problem(f"{ALL_UNITS!r} is reserved for the whole organisation")
+        if "unit" in (info.data.get("columns") or {}):
+            raise problem(
+                "is given together with columns.unit",
+                "keep one: columns.unit reads the unit from a field, unit: names one for every row",
+            )
+        return unit.strip()
+
+    @field_validator("decimal", mode="before")
+    @classmethod
+    def _decimal_mark(cls, mark: object) -> object:
+        if mark not in DECIMAL_MARKS:
+            raise problem(f'expected "." or ",", got {mark!r}', 'e.g. decimal: ","')
+        return mark
+
+    @field_validator("thousands", mode="before")
+    @classmethod
+    def _thousands_mark(cls, mark: object, info: ValidationInfo) -> object:
+        if mark is None:
+            return mark
+        if not isinstance(mark, str) or len(mark) != 1 or mark.isalnum():
+            raise problem(f'expected one character such as "." or " ", got {mark!r}')
+        if mark == info.data.get("decimal", "."):
+            raise problem(
+                f"{mark!r} is also the decimal separator",
+                'e.g. decimal: "," with thousands: "."',
+            )
+        return mark
+
+    @field_validator("date_format", mode="before")
+    @classmethod
+    def _strftime_pattern(cls, fmt: object) -> object:
+        if fmt is None:
+            return fmt
+        if not isinstance(fmt, str) or not _is_date_pattern(fmt):
+            raise problem(
+                f"{fmt!r} is not a strftime pattern of a date",
+                'e.g. "%d.%m.%Y" for 01.06.2022, "%m/%d/%Y" for 06/01/2022',
+            )
+        return fmt
+
     @field_validator("freshness_hours")
     @classmethod
     def _positive_hours(cls, hours: float | None) -> float | None:
@@ -208,6 +277,17 @@ class SourcesConfig(ConfigModel):
     def source(self, name: str) -> SourceConfig:
         """The entry for `name`, or the default (csv with canonical column names) when absent."""
         return self.sources.get(name) or SourceConfig()
+
+    def mapping_digest(self, name: str) -> str:
+        """A short fingerprint of everything in this file that decides how `name`'s files are
+        judged (its entry and the unit spellings): the ledger keeps it per file, so a changed
+        mapping shows which files were judged under an older one."""
+        mapping = {
+            "source": self.source(name).model_dump(mode="json"),
+            "unit_aliases": self.unit_aliases,
+        }
+        text = json.dumps(mapping, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def freshness_hours(self, name: str) -> float:
         """Hours without a new file after which `name` counts as stale on the dashboard."""
@@ -255,6 +335,19 @@ def _unknown_source(name: object) -> tuple[str, str] | None:
     return f"unknown source {name!r}", did_you_mean(name, SOURCES) or (
         f"the sources are {', '.join(SOURCES)}"
     )
+
+
+def _is_date_pattern(fmt: str) -> bool:
+    """A pattern that writes a day, month and year and reads back the same date."""
+    if not all(d in fmt for d in ("%d", "%m")) and "%b" not in fmt and "%j" not in fmt:
+        return False
+    if "%Y" not in fmt and "%y" not in fmt:
+        return False
+    sample = datetime(2022, 6, 13, 14, 30, 5)
+    try:
+        return datetime.strptime(sample.strftime(fmt), fmt).date() == sample.date()
+    except ValueError:
+        return False
 
 
 def _text(value: object) -> object:

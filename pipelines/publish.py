@@ -19,11 +19,12 @@ import duckdb
 from metrics import CONTRACT_VERSION
 from metrics.display import default_format
 from metrics.periods import period_start_sql
-from metrics.schemas import SOURCES
+from metrics.schemas import SOURCE_NAMES, SOURCES
 from metrics.sources import SourcesConfig
 from metrics.store.files import replace_into
 from metrics.store.sql import literal
 from metrics.strategy import Strategy
+from pipelines.ingestion.inbox import unread_entries
 from pipelines.marts.registry import MART_NAMES
 
 #: The newest quarantined rows copied into the snapshot (the summary counts every row).
@@ -61,6 +62,8 @@ def publish_snapshot(
     sources_cfg,
     now: datetime,
     dagster_url: str,
+    *,
+    inbox: Path | None = None,
 ) -> dict:
     """Build the snapshot into a new file next to `snapshot`, then atomically replace it.
 
@@ -71,7 +74,9 @@ def publish_snapshot(
     _remove_stale_temp_files(snapshot.parent)
     tmp = snapshot.parent / f".next-{uuid.uuid4().hex}.duckdb"
     try:
-        data_through = _build(con, tmp, strategy, strategy_sha, sources_cfg, now, dagster_url)
+        data_through = _build(
+            con, tmp, strategy, strategy_sha, sources_cfg, now, dagster_url, inbox
+        )
         replace_into(tmp, snapshot)
     except BaseException:
         for path in (tmp, tmp.with_name(tmp.name + ".wal")):
@@ -89,6 +94,7 @@ def _build(
     sources_cfg,
     now: datetime,
     dagster_url: str,
+    inbox: Path | None = None,
 ) -> datetime | None:
     """Write every table of the snapshot into the new file `tmp`; the data's newest event time."""
     con.execute(f"ATTACH {literal(tmp)} AS snap")
@@ -113,6 +119,7 @@ def _build(
                FROM ops.quarantine GROUP BY source, reason ORDER BY source, rows DESC"""
         )
         _source_health(con, sources_cfg, now)
+        _unread_inbox(con, inbox)
         _responses(con, strategy)
         con.execute(
             """CREATE TABLE snap.serving.orphan_actions AS
@@ -254,6 +261,20 @@ def _source_health(con, sources_cfg, now: datetime) -> None:
                 hours,
                 stale,
             ],
+        )
+
+
+def _unread_inbox(con, inbox: Path | None) -> None:
+    """serving.unread_inbox: what lies in inbox/ that no source reads (an unknown folder such as
+    inbox/NPS/, a file directly in inbox/), so the data-health page can say so."""
+    con.execute(
+        "CREATE TABLE snap.serving.unread_inbox (path VARCHAR, reason VARCHAR, hint VARCHAR)"
+    )
+    entries = unread_entries(inbox, SOURCE_NAMES) if inbox is not None else []
+    if entries:
+        con.executemany(
+            "INSERT INTO snap.serving.unread_inbox VALUES (?, ?, ?)",
+            [(str(e.path), e.reason, e.hint) for e in entries],
         )
 
 

@@ -13,7 +13,8 @@ The story it tells, small enough to check by hand:
 - readiness: Sales has been ready since January 2025; Support reaches the threshold in March (3.6)
   but only one assessor scored it, so only the assessor count blocks;
 - data health: a rejected file, a duplicate, one quarantined row with its reason, one orphan
-  feedback action, and two configured sources (upsell, employee_pulse) with no data yet.
+  feedback action, two configured sources (upsell, employee_pulse) with no data yet, and an
+  unknown folder inbox/NPS that nothing reads.
 
 `make_snapshot` writes it and returns the numbers the dashboard must show.
 """
@@ -40,7 +41,7 @@ SCHEMAS = ("marts", "ops", "serving")
 DDL = {
     "ops.file_ledger": "file_path VARCHAR, source VARCHAR, sha256 VARCHAR, size_bytes BIGINT, "
     "rows_loaded BIGINT, rows_filtered BIGINT, rows_quarantined BIGINT, status VARCHAR, "
-    "error VARCHAR, loaded_at TIMESTAMP",
+    "error VARCHAR, loaded_at TIMESTAMP, mapping_digest VARCHAR",
     "ops.quarantine": "source VARCHAR, file_path VARCHAR, row_number BIGINT, record VARCHAR, "
     "reason VARCHAR, quarantined_at TIMESTAMP",
     "marts.measure_values": "measure VARCHAR, unit VARCHAR, period_start DATE, value DOUBLE, "
@@ -78,6 +79,7 @@ DDL = {
     "file_path VARCHAR, row_number BIGINT",
     "serving.orphan_actions": "feedback_id VARCHAR, action_at TIMESTAMP, action_type VARCHAR, "
     "owner VARCHAR, file_path VARCHAR, row_number BIGINT",
+    "serving.unread_inbox": "path VARCHAR, reason VARCHAR, hint VARCHAR",
 }
 
 #: A comment that would render as markup if the dashboard passed it to st.markdown unescaped.
@@ -281,15 +283,15 @@ def _tables(built_at: datetime, data_through: datetime, mask_contacts: bool) -> 
         ],
         "ops.file_ledger": [
             (nps_file, "nps", "a1" * 32, 20480, 140, 2, 1, "loaded", None,
-             datetime(2025, 3, 20, 9, 0)),
+             datetime(2025, 3, 20, 9, 0), None),
             ("inbox/nps/nps_2025_03_copy.csv", "nps", "a1" * 32, 20480, 0, 0, 0, "duplicate",
-             None, datetime(2025, 3, 20, 9, 5)),
+             None, datetime(2025, 3, 20, 9, 5), None),
             ("inbox/nps/broken.csv", "nps", "b2" * 32, 512, 0, 0, 0, "rejected", rejected_error,
-             datetime(2025, 3, 20, 9, 10)),
+             datetime(2025, 3, 20, 9, 10), None),
             (ces_file, "ces", "c3" * 32, 30720, 80, 0, 0, "loaded", None,
-             datetime(2025, 3, 20, 8, 0)),
+             datetime(2025, 3, 20, 8, 0), None),
             ("inbox/revenue/revenue.csv", "revenue", "d4" * 32, 300, 6, 0, 0, "loaded", None,
-             datetime(2025, 3, 1, 7, 0)),
+             datetime(2025, 3, 1, 7, 0), None),
         ],
         "ops.quarantine": [
             ("nps", nps_file, 57, quarantined, reason, datetime(2025, 3, 20, 9, 0)),
@@ -325,6 +327,9 @@ def _tables(built_at: datetime, data_through: datetime, mask_contacts: bool) -> 
         ],
         "serving.orphan_actions": [
             ("R_999", datetime(2025, 3, 12, 10), "call", "ana", "inbox/feedback_actions/a.csv", 7),
+        ],
+        "serving.unread_inbox": [
+            ("inbox/NPS", "not read: unknown source folder", "rename it to 'nps'"),
         ],
     }
     # fmt: on

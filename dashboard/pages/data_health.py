@@ -168,6 +168,22 @@ def _orphans(meta: queries.Meta) -> None:
     )
 
 
+def _unread(meta: queries.Meta) -> None:
+    unread = queries.unread_inbox(meta)
+    if unread.empty:
+        return
+    st.subheader("Not read", anchor=False)
+    st.warning(
+        f"{len(unread)} folder(s) or file(s) in the inbox belong to no source and are not read.",
+        icon=":material/folder_off:",
+    )
+    st.dataframe(
+        unread.rename(columns={"path": "Path", "reason": "Why", "hint": "Hint"}),
+        hide_index=True, width="stretch",
+    )  # fmt: skip
+    st.caption("Each source reads inbox/<source>/ only, spelled as in sources.yaml (lower case).")
+
+
 def render() -> None:
     render_page("Data health", QUESTION, _render)
 
@@ -188,6 +204,7 @@ def _render(meta: queries.Meta) -> None:
         icon=":material/open_in_new:",
     )  # fmt: skip
     _sources(meta, health)
+    _unread(meta)
     _rejected(meta)
     _quarantine(meta)
     _orphans(meta)

@@ -28,6 +28,12 @@ CREATE TABLE IF NOT EXISTS ops.file_ledger (
     status VARCHAR, error VARCHAR, loaded_at TIMESTAMP
 )"""
 
+#: Columns added to the ledger after its first release (a warehouse from before gains them).
+LEDGER_ADDED = (
+    # the digest of the source's mapping the file was judged with (SourcesConfig.mapping_digest)
+    "ALTER TABLE ops.file_ledger ADD COLUMN IF NOT EXISTS mapping_digest VARCHAR",
+)
+
 QUARANTINE_DDL = """
 CREATE TABLE IF NOT EXISTS ops.quarantine (
     source VARCHAR, file_path VARCHAR, row_number BIGINT, record VARCHAR, reason VARCHAR,
@@ -126,6 +132,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for schema in ("ops", "events", "marts"):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     con.execute(LEDGER_DDL)
+    for added in LEDGER_ADDED:
+        con.execute(added)
     con.execute(QUARANTINE_DDL)
     for source in SOURCES.values():
         con.execute(source.ddl("events"))

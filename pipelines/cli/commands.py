@@ -10,8 +10,8 @@ from pathlib import Path
 
 from metrics.config import Settings, settings
 from pipelines.cli.instance import open_instance, process_tags
-from pipelines.cli.report import summarize
-from pipelines.cli.terminal import dagster_log_only
+from pipelines.cli.report import print_notices, summarize
+from pipelines.cli.terminal import run_output
 
 log = logging.getLogger(__name__)
 
@@ -23,40 +23,97 @@ class CliError(Exception):
     """An error to print as one clear message, without a traceback."""
 
 
+#: `outcomeloop run` exit codes (DESIGN "Own data in ten minutes"; docs/cli.md).
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_REJECTED = 0, 1, 2, 3
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate both configuration files, listing every problem with its YAML path."""
+    """Validate both configuration files, listing every problem with its YAML path; then preview
+    the landed files not judged yet and list what in the inbox no source reads (writes nothing)."""
     from metrics.sources import SourcesError, load_sources
     from metrics.strategy import StrategyError, load_strategy
 
-    cfg = None
+    cfg = settings()
     if args.strategy is None or args.sources is None:
-        cfg = settings()
+        print_notices(cfg)
     strategy_path = Path(args.strategy) if args.strategy else cfg.strategy_path
     sources_path = Path(args.sources) if args.sources else cfg.sources_path
     failed = False
+    loaded = {}
     for path, load, error in (
         (strategy_path, load_strategy, StrategyError),
         (sources_path, load_sources, SourcesError),
     ):
         try:
-            load(path)
+            loaded[load] = load(path)
             print(f"ok   {path}")
         except error as exc:
             failed = True
             print(f"FAIL {path}: {len(exc.problems)} problem(s)")
             for problem in exc.problems:
                 print(f"  - {problem}")
+    if not failed:
+        inbox_report(cfg, loaded[load_strategy], loaded[load_sources], preview=True)
     return 1 if failed else 0
 
 
-def materialize_all(cfg: Settings, selection=None, tags: dict | None = None):
+def inbox_report(cfg: Settings, strategy, sources_cfg, *, preview: bool) -> None:
+    """What the inbox holds that a run has not judged (previewed when `preview`), what no source
+    reads, and which files were judged under a mapping sources.yaml no longer has."""
+    from metrics.schemas import SOURCE_NAMES
+    from pipelines.ingestion import landed_files, unread_entries
+    from pipelines.ingestion.preview import changed_mappings, preview_file, unjudged
+
+    ledger = judged_ledger(cfg)
+    if preview:
+        judged = {row["file_path"] for row in ledger}
+        pending = [
+            (source, path)
+            for source in SOURCE_NAMES
+            for path in unjudged(landed_files(cfg.inbox_for(source)), judged)
+        ]
+        print(f"inbox: {len(pending)} landed file(s) not judged yet" + (":" if pending else ""))
+        for source, path in pending:
+            result = preview_file(
+                source,
+                path,
+                sources_cfg,
+                dimensions=list(strategy.readiness.dimensions),
+                now=datetime.now(UTC).replace(tzinfo=None),
+            )
+            for line in result.lines():
+                print(f"  {line}")
+    for entry in unread_entries(cfg.inbox, SOURCE_NAMES):
+        print(f"{entry.reason}: {entry.path}" + (f" ({entry.hint})" if entry.hint else ""))
+    for source, files in sorted(changed_mappings(ledger, sources_cfg).items()):
+        names = ", ".join(Path(f).name for f in files[:5])
+        more = f" and {len(files) - 5} more" if len(files) > 5 else ""
+        print(
+            f"mapping changed: {len(files)} {source} file(s) were judged under an older "
+            f"sources.yaml ({names}{more}); run `outcomeloop reload {source}` to judge them again"
+        )
+
+
+def judged_ledger(cfg: Settings) -> list[dict]:
+    """The file ledger as the last published snapshot has it (no snapshot: nothing judged).
+
+    The snapshot, not the warehouse: reading it never waits for, or blocks, a running pipeline."""
+    from metrics.store.warehouse import query_snapshot
+
+    if not cfg.snapshot.exists():
+        return []
+    return query_snapshot(cfg.snapshot, "SELECT * FROM ops.file_ledger").to_pylist()
+
+
+def materialize_all(cfg: Settings, selection=None, tags: dict | None = None, log_file=None):
     """One materialization of the graph on the persistent instance (so the warehouse pool applies
-    when `dagster dev` runs beside us)."""
+    when `dagster dev` runs beside us). With `log_file`, Dagster's own log goes there and the
+    terminal shows one line per step; without, Dagster's log is the terminal's."""
     import dagster as dg
 
     from pipelines.definitions import defs
 
-    with open_instance(cfg) as instance, dagster_log_only():
+    with open_instance(cfg) as instance, run_output(log_file):
         return dg.materialize(
             defs.get_repository_def().asset_graph.assets_defs,
             instance=instance,
@@ -66,27 +123,47 @@ def materialize_all(cfg: Settings, selection=None, tags: dict | None = None):
         )
 
 
+def run_log_path(cfg: Settings) -> Path:
+    """Where one run's full log goes: $OUTCOMELOOP_HOME/logs/run-<UTC time>.log."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return cfg.home / "logs" / f"run-{stamp}.log"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    """Ingest what landed, recompute the marts, publish the snapshot; one summary at the end."""
+    """Ingest what landed, recompute the marts, publish the snapshot; one summary at the end.
+
+    Exit 0 finished, 1 a step failed, 2 invalid configuration (raised, see main), 3 finished but
+    a file was rejected."""
     cfg = settings()
     from metrics.sources import load_sources
     from metrics.strategy import load_strategy
 
+    print_notices(cfg)
     load_strategy(cfg.strategy_path)  # fail fast with the check's messages
     load_sources(cfg.sources_path)
     print(f"outcomeloop run: {cfg.home} (waits for the warehouse if `dagster dev` is using it)")
+    log_file = None if args.verbose else run_log_path(cfg)
+    if log_file is not None:
+        print(f"full log: {log_file}")
     started = time.monotonic()
     wait_for_warehouse(cfg)
-    result = materialize_all(cfg)
-    lines, failed = summarize(result)
-    for line in lines:
+    result = materialize_all(cfg, log_file=log_file)
+    summary = summarize(result)
+    for line in summary.lines:
         print(line)
     print(f"snapshot: {cfg.snapshot if cfg.snapshot.exists() else 'not published'}")
     print(f"took {time.monotonic() - started:.1f}s")
-    if failed:
-        print("outcomeloop run FAILED: see the lines above, or the run in the Dagster UI")
-        return 1
-    return 0
+    if summary.failed:
+        where = f"the log {log_file}" if log_file else "the lines above"
+        print(f"outcomeloop run FAILED: see {where}, or the run in the Dagster UI")
+        return EXIT_FAILED
+    if summary.rejected:
+        print(
+            f"outcomeloop run finished, but {summary.rejected} file(s) were rejected (exit code "
+            f"{EXIT_REJECTED}): fix the file or sources.yaml, then `outcomeloop reload SOURCE`"
+        )
+        return EXIT_REJECTED
+    return EXIT_OK
 
 
 def wait_for_warehouse(cfg: Settings, wait_seconds: float = WAREHOUSE_WAIT_SECONDS) -> None:
@@ -116,6 +193,7 @@ def cmd_reload(args: argparse.Namespace) -> int:
     if args.source not in SOURCES:
         raise CliError(f"unknown source {args.source!r}; one of: {', '.join(SOURCES)}")
     cfg = settings()
+    print_notices(cfg)
     strat = load_strategy(cfg.strategy_path)
     sources_cfg = load_sources(cfg.sources_path)
     files = landed_files(cfg.inbox_for(args.source))
@@ -139,12 +217,16 @@ def cmd_reload(args: argparse.Namespace) -> int:
     print("recomputing the marts and the snapshot")
     import dagster as dg
 
+    log_file = None if args.verbose else run_log_path(cfg)
+    if log_file is not None:
+        print(f"full log: {log_file}")
     result = materialize_all(
         cfg,
         selection=dg.AssetSelection.groups("marts", "serving"),
         tags={"outcomeloop/reload": args.source},
+        log_file=log_file,
     )
-    return 0 if result.success else 1
+    return EXIT_OK if result.success else EXIT_FAILED
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -40,7 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--every", type=float, default=10, help="seconds between live drops")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("run", help="ingest new files, recompute the marts, publish the snapshot")
+    p = sub.add_parser(
+        "run",
+        help="ingest new files, recompute the marts, publish the snapshot "
+        "(exit 0 done, 1 a step failed, 2 invalid configuration, 3 a file was rejected)",
+    )
+    p.add_argument(
+        "--verbose", action="store_true", help="show Dagster's log here instead of in a file"
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("dev", help="start Dagster (event-driven loop) and the dashboard together")
@@ -50,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dev)
 
     p = sub.add_parser(
-        "check", help="validate strategy.yaml and sources.yaml, listing every problem"
+        "check",
+        help="validate strategy.yaml and sources.yaml, listing every problem; preview the "
+        "landed files not judged yet (writes nothing)",
     )
     p.add_argument("strategy", nargs="?", help="strategy file (default: the configured one)")
     p.add_argument("--sources", help="sources file (default: the configured one)")
@@ -63,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reload", help="rebuild one source's events from all its landed files")
     p.add_argument("source", help="source name, e.g. nps")
+    p.add_argument(
+        "--verbose", action="store_true", help="show Dagster's log here instead of in a file"
+    )
     p.set_defaults(func=cmd_reload)
 
     p = sub.add_parser(

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from metrics.config import settings
+from metrics.config import Settings, settings
+
+
+def print_notices(cfg: Settings) -> None:
+    """Say so when a configuration file comes from the bundled examples (stderr, one line each)."""
+    for notice in cfg.example_notices():
+        print(notice, file=sys.stderr)
+
 
 #: The ingestion counts each `*_events` asset records in its materialization metadata.
 FILE_AND_ROW_COUNTS = (
@@ -18,10 +27,20 @@ FILE_AND_ROW_COUNTS = (
 )
 
 
-def summarize(result) -> tuple[list[str], bool]:
-    """A few lines on what a run did, from the assets' materialization metadata, and whether it
-    failed (a failed step, or a run that did not succeed)."""
+@dataclass
+class RunSummary:
+    """What a run did, in a few lines, and whether it failed or rejected a file."""
+
+    lines: list[str]
+    failed: bool
+    rejected: int
+
+
+def summarize(result) -> RunSummary:
+    """A few lines on what a run did, from the assets' materialization metadata: the counts,
+    each rejected file with its reason (up to five), each failed step."""
     totals = dict.fromkeys(FILE_AND_ROW_COUNTS, 0)
+    rejected_files: list[str] = []
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         if not mat.asset_key.path[-1].endswith("_events"):
@@ -30,6 +49,9 @@ def summarize(result) -> tuple[list[str], bool]:
             value = mat.metadata.get(key)
             if value is not None:
                 totals[key] += int(value.value)
+        listed = mat.metadata.get("rejected_files")
+        if listed is not None and listed.value != "none":
+            rejected_files += [line[2:] for line in str(listed.value).splitlines()]
     failures = [
         f"{e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[0]}"
         if e.event_specific_data and e.event_specific_data.error
@@ -43,8 +65,11 @@ def summarize(result) -> tuple[list[str], bool]:
         f"rows:  {totals['rows_loaded']} loaded, {totals['rows_filtered']} filtered, "
         f"{totals['rows_quarantined']} quarantined",
     ]
+    lines += [f"REJECTED {line}" for line in rejected_files[:5]]
+    if len(rejected_files) > 5:
+        lines.append(f"REJECTED ... and {len(rejected_files) - 5} more (see `outcomeloop status`)")
     lines += [f"FAILED {f}" for f in failures]
-    return lines, bool(failures) or not result.success
+    return RunSummary(lines, bool(failures) or not result.success, totals["files_rejected"])
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -52,11 +77,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     from metrics.store.warehouse import query_snapshot
 
     cfg = settings()
+    print_notices(cfg)
     print(f"OUTCOMELOOP_HOME  {cfg.home}")
     print(f"strategy          {cfg.strategy_path}")
     print(f"sources           {cfg.sources_path}")
     if not cfg.snapshot.exists():
         print("snapshot          none yet: run `outcomeloop run` (or `make run`)")
+        _inbox_lines(cfg)
         return 0
     meta = query_snapshot(cfg.snapshot, "SELECT * FROM serving.meta").to_pylist()[0]
     age = datetime.now(UTC).replace(tzinfo=None) - meta["built_at"]
@@ -77,7 +104,22 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"{r['source']:17} {r['files']:>5} {r['files_rejected']:>8} {r['events']:>9} "
             f"{r['rows_quarantined']:>11}  {when}{flag}"
         )
+    _inbox_lines(cfg)
     return 0
+
+
+def _inbox_lines(cfg) -> None:
+    """What no source reads, and files judged under an older mapping (after the table)."""
+    from metrics.sources import SourcesError, load_sources
+    from pipelines.cli.commands import inbox_report
+
+    try:
+        sources_cfg = load_sources(cfg.sources_path)
+    except SourcesError as exc:
+        print(f"\n{exc}")
+        return
+    print()
+    inbox_report(cfg, None, sources_cfg, preview=False)
 
 
 def format_age(seconds: float) -> str:

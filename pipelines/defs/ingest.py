@@ -11,6 +11,7 @@ import dagster as dg
 from metrics.schemas import SOURCES, SourceSchema
 from pipelines.defs.resources import WAREHOUSE_POOL, OutcomeLoopResource
 from pipelines.marts.engines import engine_for
+from pipelines.progress import progress
 
 INGEST_GROUP = "ingest"
 
@@ -24,6 +25,20 @@ SCORE_RANGES: dict[str, dict[str, tuple[float, float]]] = {
 
 def asset_key(source: str) -> dg.AssetKey:
     return dg.AssetKey(f"{source}_events")
+
+
+def step_line(source: str, outcomes: list, events: int) -> str:
+    """The step's one line on the terminal: what the new files became."""
+    if not outcomes:
+        return f"ingest {source:17} nothing new ({events:,} events)"
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("loaded", "duplicate", "rejected")}
+    files = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    rows = (
+        f"{sum(o.rows_loaded for o in outcomes):,} rows loaded, "
+        f"{sum(o.rows_filtered for o in outcomes):,} filtered, "
+        f"{sum(o.rows_quarantined for o in outcomes):,} quarantined"
+    )
+    return f"ingest {source:17} {len(outcomes)} file(s): {files}; {rows} ({events:,} events)"
 
 
 def _check_specs(source: str) -> list[dg.AssetCheckSpec]:
@@ -130,6 +145,7 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
         rejected = [f"{o.file_path}: {o.error}" for o in outcomes if o.status == "rejected"]
         for line in rejected:
             context.log.warning(f"rejected {line}")
+        progress.info("%s", step_line(source, outcomes, events))
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": events,

@@ -16,6 +16,7 @@ from pipelines.defs.resources import WAREHOUSE_POOL, OutcomeLoopResource
 from pipelines.marts.engines import engine_for
 from pipelines.marts.registry import MARTS, Mart
 from pipelines.marts.runner import run_marts, run_now
+from pipelines.progress import progress
 
 
 def _asset_spec(mart: Mart) -> dg.AssetSpec:
@@ -62,6 +63,9 @@ def marts(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
         step = run_marts(engine, strategy, run_now(), names=selected, checks=checks)
     for name, reason in step.skipped.items():
         context.log.warning(f"{name} not recomputed: {reason}")
+    done = sum(result.materialized for result in step.results)
+    skipped = f", {len(step.skipped)} not recomputed" if step.skipped else ""
+    progress.info("marts  %d of %d recomputed%s", done, len(selected), skipped)
     for result in step.results:
         if result.materialized:
             yield dg.MaterializeResult(asset_key=result.name, metadata=result.metadata)

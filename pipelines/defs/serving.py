@@ -14,6 +14,7 @@ from pipelines.defs.automation import MART_AUTOMATION
 from pipelines.defs.resources import WAREHOUSE_POOL, OutcomeLoopResource
 from pipelines.marts.registry import MART_NAMES
 from pipelines.marts.runner import run_now
+from pipelines.progress import progress
 from pipelines.publish import publish_snapshot
 
 
@@ -46,8 +47,10 @@ def serving(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource)
             sources_cfg,
             now,
             cfg.dagster_url,
+            inbox=cfg.inbox,
         )
     size = cfg.snapshot.stat().st_size
+    progress.info("snapshot published (%.1f MB)", size / 1e6)
     return dg.MaterializeResult(
         metadata={
             "path": str(cfg.snapshot),

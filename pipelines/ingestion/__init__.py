@@ -13,7 +13,7 @@ imports Dagster, so all of it is tested with plain pytest.
 """
 
 from pipelines.ingestion.adapters import FileRejected
-from pipelines.ingestion.inbox import InboxScan, landed_files, scan_inbox
+from pipelines.ingestion.inbox import InboxScan, Unread, landed_files, scan_inbox, unread_entries
 from pipelines.ingestion.ledger import FileOutcome, orphan_actions, record_refused
 from pipelines.ingestion.loader import ingest_files, reload_source
 from pipelines.ingestion.logs import forward_logs
@@ -29,4 +29,6 @@ __all__ = [
     "record_refused",
     "reload_source",
     "scan_inbox",
+    "Unread",
+    "unread_entries",
 ]

@@ -8,8 +8,11 @@ an entry that could make the pipeline read outside the inbox is refused and repo
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from metrics.problems import did_you_mean
 
 #: Names that are never loadable: editors' lock files, partial downloads and hidden files.
 _SKIP_PREFIXES = (".", "~$")
@@ -39,7 +42,7 @@ def scan_inbox(inbox_dir: Path) -> InboxScan:
     refused: list[tuple[Path, str]] = []
     for entry in os.scandir(inbox_dir):
         name = entry.name
-        if name.startswith(_SKIP_PREFIXES) or name.lower().endswith(_SKIP_SUFFIXES):
+        if _not_data_yet(name):
             continue
         path = Path(entry.path)
         if ".." in name:
@@ -57,6 +60,62 @@ def scan_inbox(inbox_dir: Path) -> InboxScan:
         files.append((entry.stat().st_mtime, name, path))
     files.sort(key=lambda f: (f[0], f[1]))
     return InboxScan([p for _, _, p in files], sorted(refused))
+
+
+#: Why an entry of inbox/ is not read (DESIGN "Own data in ten minutes": never silently ignored).
+UNKNOWN_FOLDER = "not read: unknown source folder"
+NOT_IN_FOLDER = "not read: not in a source folder"
+SUB_FOLDER = "not read: a folder inside a source folder (sub-folders are not read)"
+
+
+@dataclass(frozen=True)
+class Unread:
+    """An entry of inbox/ that no source reads, and why (with a hint when one helps)."""
+
+    path: Path
+    reason: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}" + (f" ({self.hint})" if self.hint else "")
+
+
+def unread_entries(inbox: Path, sources: Sequence[str]) -> list[Unread]:
+    """Folders and files in `inbox` that belong to no source: unknown folders (`inbox/NPS/`,
+    `inbox/surveys/`), files directly in `inbox/`, and folders inside a source's folder.
+
+    Hidden files, lock files and partial downloads are left out, as the scan of a source folder
+    leaves them out."""
+    inbox = Path(inbox)
+    if not inbox.is_dir():
+        return []
+    found: list[Unread] = []
+    for entry in sorted(os.scandir(inbox), key=lambda e: e.name):
+        if _not_data_yet(entry.name):
+            continue
+        path = Path(entry.path)
+        if entry.is_dir():
+            if entry.name in sources:
+                found += [
+                    Unread(Path(sub.path), SUB_FOLDER)
+                    for sub in sorted(os.scandir(path), key=lambda e: e.name)
+                    if sub.is_dir() and not _not_data_yet(sub.name)
+                ]
+                continue
+            close = [s for s in sources if s.casefold() == entry.name.casefold()]
+            hint = (
+                f"rename it to {close[0]!r}"
+                if close
+                else did_you_mean(entry.name, sources) or f"the sources are {', '.join(sources)}"
+            )
+            found.append(Unread(path, UNKNOWN_FOLDER, hint))
+        else:
+            found.append(Unread(path, NOT_IN_FOLDER, "move it into inbox/<source>/"))
+    return found
+
+
+def _not_data_yet(name: str) -> bool:
+    return name.startswith(_SKIP_PREFIXES) or name.lower().endswith(_SKIP_SUFFIXES)
 
 
 def landed_files(inbox_dir: Path) -> list[Path]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,22 +34,26 @@ class FileOutcome:
     rows_filtered: int
     rows_quarantined: int
     error: str | None
+    #: the digest of the source's mapping the file was judged with (None: not judged by it)
+    mapping_digest: str | None = None
 
 
-def rejected(source: str, file_path: str, sha: str, size: int, error: str) -> FileOutcome:
+def rejected(
+    source: str, file_path: str, sha: str, size: int, error: str, digest: str | None = None
+) -> FileOutcome:
     """The outcome of a file that loads nothing because of `error`."""
-    return FileOutcome(file_path, source, sha, size, "rejected", 0, 0, 0, error)
+    return FileOutcome(file_path, source, sha, size, "rejected", 0, 0, 0, error, digest)
 
 
 def write_ledger(con: duckdb.DuckDBPyConnection, o: FileOutcome, now: datetime) -> None:
     """Insert the ledger row of `o` (inside the caller's transaction, if any)."""
     con.execute(
         "INSERT INTO ops.file_ledger (file_path, source, sha256, size_bytes, rows_loaded, "
-        "rows_filtered, rows_quarantined, status, error, loaded_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "rows_filtered, rows_quarantined, status, error, loaded_at, mapping_digest) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             o.file_path, o.source, o.sha256, o.size_bytes, o.rows_loaded, o.rows_filtered,
-            o.rows_quarantined, o.status, o.error, now,
+            o.rows_quarantined, o.status, o.error, now, o.mapping_digest,
         ],
     )  # fmt: skip
 
@@ -116,6 +121,44 @@ def first_lines(exc: BaseException, n: int = 3, width: int = 300) -> str:
         line if len(line) <= width else f"{line[:width]}... ({len(line)} characters)"
         for line in lines[:n]
     )
+
+
+def retry_hint(source: str) -> str:
+    """How to have a rejected file judged again: the ledger remembers its content, so landing
+    the same bytes again does nothing."""
+    return (
+        f"after fixing sources.yaml, `outcomeloop reload {source}` judges it again "
+        "(a corrected export landed as a new file is read by the next run)"
+    )
+
+
+def reader_error(exc: BaseException, path: Path | str | None = None) -> str:
+    """A reader error in words that end in the useful part: the likely cause and the line.
+
+    DuckDB's CSV sniffer reports a file it cannot make sense of as "Error when sniffing file ...
+    The search space used was: ..." followed by twenty lines of settings; what a user needs is
+    the line that broke the pattern and why it probably did."""
+    text = str(exc)
+    lowered = text.lower()
+    line = re.search(r"\bline[: ]+(\d+)", text, re.IGNORECASE)
+    where = f" near line {line.group(1)}" if line else ""
+    original = re.search(r"Original Line:\s*\n?(.*)", text)
+    quoted = f": {original.group(1).strip()[:120]!r}" if original else ""
+    if (
+        "sniffing" in lowered
+        or "expected number of columns" in lowered
+        or "too many columns" in lowered
+    ):
+        cause = (
+            "the rows do not have the same number of fields"
+            f"{where}{quoted}; likely causes: lines after the records (a report footer such as "
+            "'Grand Totals'), a delimiter other than the one used (set `delimiter:` in "
+            "sources.yaml), or text in another encoding"
+        )
+        return cause
+    if "unicode" in lowered or "encoding" in lowered:
+        return f"the text is not UTF-8 or Windows-1252{where} (export it as UTF-8)"
+    return first_lines(exc)
 
 
 def ledger_time(now: datetime) -> datetime:

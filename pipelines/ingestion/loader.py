@@ -33,15 +33,26 @@ from metrics.store.files import file_sha256
 from metrics.store.sql import identifier
 from pipelines.ingestion import ledger, staging, upsert
 from pipelines.ingestion.adapters import FileRejected
-from pipelines.ingestion.ledger import FileOutcome, first_lines, ledger_time, rejected
+from pipelines.ingestion.ledger import (
+    FileOutcome,
+    first_lines,
+    ledger_time,
+    reader_error,
+    rejected,
+    retry_hint,
+)
 
 log = logging.getLogger(__name__)
 
 #: Files at least this large get step-by-step progress lines in the log.
 BIG_FILE_BYTES = 50 * 1024 * 1024
 
+#: Set by the command line while a person watches the terminal: DuckDB then draws its progress
+#: bar while a big file is read and validated.
+progress_bar = False
+
 #: What makes a file unreadable (recorded as rejected) rather than a failure of the run.
-_UNREADABLE = (FileRejected, duckdb.Error, OSError, UnicodeError)
+UNREADABLE = (FileRejected, duckdb.Error, OSError, UnicodeError)
 
 
 def ingest_files(
@@ -113,13 +124,15 @@ def _ingest_one(
 ) -> FileOutcome | None:
     """Judge one file: its outcome, or None when this path and content were judged before."""
     file_path = os.path.abspath(path)
+    digest = config.mapping_digest(source)
     try:
         size = path.stat().st_size
     except OSError as exc:
-        outcome = rejected(source, file_path, "", 0, f"{file_path}: cannot be read: {exc}")
+        outcome = rejected(source, file_path, "", 0, f"{file_path}: cannot be read: {exc}", digest)
         return ledger.record(con, outcome, now)
 
-    if size > config.max_file_mb * 1024 * 1024:
+    error = too_large(file_path, size, config)
+    if error is not None:
         seen = con.execute(
             "SELECT 1 FROM ops.file_ledger WHERE source = ? AND file_path = ? AND sha256 = '' "
             "AND size_bytes = ?",
@@ -127,14 +140,11 @@ def _ingest_one(
         ).fetchone()
         if seen:
             return None
-        error = (
-            f"{file_path}: {size / 1024 / 1024:.0f} MB is larger than max_file_mb = "
-            f"{config.max_file_mb:g} in sources.yaml; not read (split the export or raise the limit)"
-        )
-        return ledger.record(con, rejected(source, file_path, "", size, error), now)
+        return ledger.record(con, rejected(source, file_path, "", size, error, digest), now)
 
     big = size >= BIG_FILE_BYTES
     started = time.monotonic()
+    con.execute(f"SET enable_progress_bar = {str(big and progress_bar).lower()}")
     seen_path = con.execute(
         "SELECT 1 FROM ops.file_ledger WHERE source = ? AND file_path = ? LIMIT 1",
         [source, file_path],
@@ -152,7 +162,7 @@ def _ingest_one(
             [source, file_path, sha],
         ).fetchone()
         if judged:
-            log.info("%s: already judged (%s), skipped", path.name, judged[0])
+            log.debug("%s: already judged (%s), skipped", path.name, judged[0])
             return None
     else:
         # A path never judged (the common case: a new export): hash it in a thread while DuckDB
@@ -165,7 +175,7 @@ def _ingest_one(
             hashing = pool.submit(file_sha256, path)
             try:
                 staged = staging.stage_file(con, source, path, config, dimensions, now)
-            except _UNREADABLE as exc:
+            except UNREADABLE as exc:
                 staging.drop_staging(con)
                 failure = exc
             sha = hashing.result()
@@ -179,7 +189,7 @@ def _ingest_one(
             staging.drop_staging(con)
         outcome = FileOutcome(
             file_path, source, sha, size, "duplicate", 0, 0, 0,
-            f"same content as {earlier[0]}, loaded at {earlier[1]:%Y-%m-%d %H:%M} UTC",
+            f"same content as {earlier[0]}, loaded at {earlier[1]:%Y-%m-%d %H:%M} UTC", digest,
         )  # fmt: skip
         return ledger.record(con, outcome, now)
 
@@ -188,22 +198,38 @@ def _ingest_one(
             if big:
                 log.info("%s: reading and validating", path.name)
             staged = staging.stage_file(con, source, path, config, dimensions, now)
-        except _UNREADABLE as exc:
+        except UNREADABLE as exc:
             staging.drop_staging(con)
             failure = exc
     if failure is not None:
-        message = (
-            str(failure)
-            if isinstance(failure, FileRejected)
-            else f"{file_path}: cannot be read: {first_lines(failure)}"
-        )
-        return ledger.record(con, rejected(source, file_path, sha, size, message), now)
+        message = rejection_message(failure, file_path, source)
+        return ledger.record(con, rejected(source, file_path, sha, size, message, digest), now)
     assert staged is not None
     for note in staged.notes:
         log.info("%s: %s", path.name, note)
     if big:
         log.info("%s: %s records staged; loading", path.name, staged.records)
-    return _load(con, source, path, file_path, sha, size, staged, now, started)
+    return _load(con, source, path, file_path, sha, size, staged, now, started, digest)
+
+
+def rejection_message(failure: Exception, file_path: str, source: str) -> str:
+    """Why a file cannot be loaded, ending in how to have it judged again."""
+    message = (
+        str(failure)
+        if isinstance(failure, FileRejected)
+        else f"{file_path}: cannot be read: {reader_error(failure, file_path)}"
+    )
+    return f"{message}; {retry_hint(source)}"
+
+
+def too_large(file_path: str, size: int, config: SourcesConfig) -> str | None:
+    """The rejection of a file over `max_file_mb`, or None when it is within the limit."""
+    if size <= config.max_file_mb * 1024 * 1024:
+        return None
+    return (
+        f"{file_path}: {size / 1024 / 1024:.0f} MB is larger than max_file_mb = "
+        f"{config.max_file_mb:g} in sources.yaml; not read (split the export or raise the limit)"
+    )
 
 
 def _load(
@@ -216,6 +242,7 @@ def _load(
     staged: staging.Staged,
     now: datetime,
     started: float,
+    digest: str,
 ) -> FileOutcome:
     """Apply a staged file and write its `loaded` ledger row in one transaction; should that
     fail, roll the file back and record it as rejected with the reason."""
@@ -225,14 +252,14 @@ def _load(
             con, SOURCES[source], file_path, staged, now
         )
         outcome = FileOutcome(
-            file_path, source, sha, size, "loaded", loaded, filtered, quarantined, None
+            file_path, source, sha, size, "loaded", loaded, filtered, quarantined, None, digest
         )
         ledger.write_ledger(con, outcome, now)
         con.execute("COMMIT")
     except Exception as exc:  # roll back the file, record why, carry on with the next one
         con.execute("ROLLBACK")
-        error = f"{file_path}: load failed: {first_lines(exc)}"
-        return ledger.record(con, rejected(source, file_path, sha, size, error), now)
+        error = f"{file_path}: load failed: {first_lines(exc)}; {retry_hint(source)}"
+        return ledger.record(con, rejected(source, file_path, sha, size, error, digest), now)
     finally:
         staging.drop_staging(con)
 

@@ -27,6 +27,9 @@ FREE_TEXT = frozenset({"comment", "note", "owner", "root_cause"})
 #: Types parsed from text (TRY_CAST tolerates surrounding white space, so they are not trimmed).
 TYPED = frozenset({"TIMESTAMP", "DATE", "INTEGER", "DOUBLE", "BIGINT"})
 
+#: Number types, read with the export's decimal and thousands separators.
+NUMBERS = frozenset({"INTEGER", "DOUBLE", "BIGINT"})
+
 #: Value ranges per (source, column): (low, high); None = open. ces' score uses the configured scale.
 RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("nps", "score"): (0, 10),
@@ -82,6 +85,8 @@ def stage_sql(schema: SourceSchema, plan: Plan, opts: RuleOptions, params: Param
         r, t = f"__r_{name}", f"__t_{name}"
         field = plan.field_names.get(name)
         src = plan.fields.get(name, "CAST(NULL AS VARCHAR)")
+        if col.type in NUMBERS and (plan.thousands or plan.decimal != "."):
+            src = _locale_number(src, plan, params)
         if name in plan.cleaners:
             src = plan.cleaners[name].replace("{v}", src)
         if name in FREE_TEXT or col.type in TYPED:
@@ -214,6 +219,20 @@ FROM (
 )"""
 
 
+def _locale_number(src: str, plan: Plan, params: Params) -> str:
+    """Text of a number written in the export's locale ("1.234,5") as DuckDB reads it ("1234.5")."""
+    if plan.thousands:
+        src = f"replace({src}, {params(plan.thousands)}, '')"
+    if plan.decimal != ".":
+        src = f"replace({src}, {params(plan.decimal)}, '.')"
+    return src
+
+
+def _with_time(date_format: str) -> tuple[str, ...]:
+    """A date pattern, and the same followed by a time of day (with and without seconds)."""
+    return (date_format, f"{date_format} %H:%M:%S", f"{date_format} %H:%M")
+
+
 def _timestamp(r: str, plan: Plan, params: Params) -> str:
     """Text -> UTC-naive TIMESTAMP: ISO with or without zone/offset, `YYYY-MM-DD HH:MM:SS`, and
     (JSON exports) Unix epoch seconds. Zone-less text is read in the plan's time zone."""
@@ -229,6 +248,13 @@ def _timestamp(r: str, plan: Plan, params: Params) -> str:
         f"WHEN regexp_matches(substr({r}, 12), '[A-Za-z+-]') THEN {zoned} "
         f"ELSE {naive} END"
     )
+    if plan.date_format:
+        # the export's own pattern first ("01.06.2022 14:30"), read in the plan's zone
+        local = ", ".join(f"TRY_STRPTIME({r}, {params(f)})" for f in _with_time(plan.date_format))
+        local = f"coalesce({local})"
+        if plan.timezone != "UTC":
+            local = f"timezone('UTC', timezone({params(plan.timezone)}, {local}))"
+        expr = f"coalesce({local}, {expr})"
     if plan.epoch_seconds:
         epoch = f"timezone('UTC', to_timestamp(TRY_CAST({r} AS DOUBLE)))"
         expr = f"CASE WHEN regexp_full_match({r}, '\\d{{9,11}}(\\.\\d+)?') THEN {epoch} ELSE {expr} END"
@@ -237,8 +263,12 @@ def _timestamp(r: str, plan: Plan, params: Params) -> str:
 
 def _date(r: str, name: str, plan: Plan) -> str:
     """Text -> DATE, never shifted by a zone: a timestamp given for a date keeps its own date."""
+    formats = plan.date_formats
     tries = [f"TRY_CAST({r} AS DATE)"]
-    tries += [f"CAST(TRY_STRPTIME({r}, {literal(fmt)}) AS DATE)" for fmt in plan.date_formats]
+    if plan.date_format:  # the export's own pattern wins over ISO: "01.06.2022" is 1 June
+        tries.insert(0, f"CAST(TRY_STRPTIME({r}, {literal(plan.date_format)}) AS DATE)")
+        formats = tuple(f for f in _with_time(plan.date_format)[1:]) + formats
+    tries += [f"CAST(TRY_STRPTIME({r}, {literal(fmt)}) AS DATE)" for fmt in formats]
     if name == "period":
         tries.append(f"CAST(TRY_STRPTIME({r}, '%Y-%m') AS DATE)")  # '2025-03' = that month
     if plan.epoch_seconds:

@@ -12,7 +12,7 @@ import contextlib
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -45,6 +45,8 @@ class Staged:
     has_duplicate_keys: bool
     #: records that break a rule (quarantined; superseding never changes this count)
     invalid: int = -1
+    #: canonical column -> where the file has it (its field, or a constant of sources.yaml)
+    columns: dict[str, str] = field(default_factory=dict)
 
 
 def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
@@ -125,7 +127,13 @@ def stage_file(
         ).fetchall()
         summary = "; ".join(f"{reason}: {n}" for reason, n in groups)
     return Staged(
-        records, notes, summary, plan.first_row, distinct_keys < ok, records - ok - filtered
+        records,
+        notes,
+        summary,
+        plan.first_row,
+        distinct_keys < ok,
+        records - ok - filtered,
+        dict(plan.field_names),
     )
 
 

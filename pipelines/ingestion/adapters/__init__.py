@@ -20,7 +20,13 @@ from metrics.sources import SourceConfig
 from pipelines.ingestion.adapters.delimited import CSV, CsvFlavour, plan_csv
 from pipelines.ingestion.adapters.jsonl import plan_json
 from pipelines.ingestion.adapters.parquet import plan_parquet
-from pipelines.ingestion.adapters.plan import FileRejected, Params, Plan, ReadOptions
+from pipelines.ingestion.adapters.plan import (
+    FileRejected,
+    Params,
+    Plan,
+    ReadOptions,
+    apply_settings,
+)
 from pipelines.ingestion.adapters.qualtrics import QUALTRICS
 from pipelines.ingestion.adapters.salesforce import SALESFORCE
 
@@ -44,7 +50,9 @@ def plan_file(
     schema = SOURCES[source]
     flavour = CSV_FLAVOURS.get(cfg.format)
     if flavour is not None:
-        return plan_csv(con, schema, path, cfg, params, options or ReadOptions(), flavour)
-    if cfg.format == "parquet":
-        return plan_parquet(con, schema, path, cfg, params)
-    return plan_json(con, schema, path, cfg, params, raw_table)
+        plan = plan_csv(con, schema, path, cfg, params, options or ReadOptions(), flavour)
+    elif cfg.format == "parquet":
+        plan = plan_parquet(con, schema, path, cfg, params)
+    else:
+        plan = plan_json(con, schema, path, cfg, params, raw_table)
+    return apply_settings(plan, cfg, params)

@@ -92,6 +92,59 @@ def _buffer_option(path: Path) -> str:
     return ""
 
 
+#: How much of a file the diagnosis of a reading failure looks at.
+_DIAGNOSIS_BYTES = 64 * 1024 * 1024
+
+
+def diagnose_csv(path: Path, encoding: str, delimiter: str) -> str:
+    """Why a delimited file does not parse, in words ending in the line that shows it: the first
+    record whose number of fields differs from the header's, and its likely cause."""
+    py_encoding = "utf-8-sig" if encoding == "utf-8" else encoding
+    try:
+        with open(path, encoding=py_encoding, errors="strict", newline="") as fh:
+            text = fh.read(_DIAGNOSIS_BYTES)
+    except UnicodeDecodeError as exc:
+        return (
+            f"byte {exc.start} is not {encoding} text; likely cause: the file is in another "
+            "encoding (export it as UTF-8)"
+        )
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        header = next(reader, [])
+        for record in reader:
+            if record == [] or len(record) == len(header):
+                continue
+            line = reader.line_num
+            shown = delimiter.join(record)[:120]
+            if len(header) == 1:
+                cause = (
+                    f"the header has no {delimiter!r}: the delimiter is likely another one "
+                    "(set `delimiter:` in sources.yaml)"
+                )
+            elif len(record) == 1:
+                cause = (
+                    "a line with one field is likely a report footer (totals, a "
+                    "confidentiality notice) or a note after the records"
+                )
+            elif len(record) < len(header):
+                cause = "likely a line cut short, or a wrong delimiter (set `delimiter:`)"
+            else:
+                cause = (
+                    "likely an unquoted delimiter inside a value, or a wrong delimiter "
+                    "(set `delimiter:` in sources.yaml)"
+                )
+            return (
+                f"line {line} has {len(record)} field(s) where the header has {len(header)}: "
+                f"{shown!r}; {cause}"
+            )
+    except csv.Error as exc:
+        return f"line {reader.line_num}: {exc}; likely cause: an unclosed quote"
+    return (
+        f"DuckDB could not detect its dialect (header: {len(header)} field(s) split by "
+        f"{delimiter!r}); likely causes: a wrong delimiter or mixed line endings"
+    )
+
+
 @dataclass
 class CsvDraft:
     """A CSV plan under construction, handed to the flavour's hooks."""
@@ -176,7 +229,26 @@ def plan_csv(
     # Sniff once: the dialect DuckDB detects (line ending, comment, leading rows to skip) and the
     # column names are handed to the read itself, so parsing the whole file does not sniff again.
     sniff = f"SELECT NewLineDelimiter, Comment, SkipRows, Columns FROM sniff_csv({reader})"
-    sniffed = con.execute(sniff, params.used(sniff)).fetchone()
+    lenient = False
+    try:
+        sniffed = con.execute(sniff, params.used(sniff)).fetchone()
+    except duckdb.Error as exc:
+        if "sniff" not in str(exc).lower():
+            raise
+        # A line that breaks the file's pattern (a report footer after a blank line, mixed line
+        # endings) fails DuckDB's strict dialect detection; the lenient parser reads such files.
+        reader += ", strict_mode = false"
+        sniff = f"SELECT NewLineDelimiter, Comment, SkipRows, Columns FROM sniff_csv({reader})"
+        try:
+            sniffed = con.execute(sniff, params.used(sniff)).fetchone()
+        except duckdb.Error:
+            if not null_padding:
+                raise  # the caller retries with short rows padded, then asks again
+            raise FileRejected(
+                f"{path}: cannot be read as {flavour.what}: "
+                f"{diagnose_csv(path, encoding, delimiter)}"
+            ) from exc
+        lenient = True
     assert sniffed is not None
     new_line, comment, skip, detected = sniffed
     names = [str(c["name"]) for c in detected]
@@ -209,10 +281,14 @@ def plan_csv(
     )
     if encoding != "utf-8":
         plan.notes.append(f"read as {encoding}")
+    if lenient:
+        plan.notes.append(
+            f"read with DuckDB's lenient parser: {diagnose_csv(path, encoding, delimiter)}"
+        )
     draft = CsvDraft(path, schema, cfg, params, names, list(names), encoding, delimiter, plan)
     flavour.read_headers(draft)
 
-    for col in wanted_columns(schema):
+    for col in wanted_columns(schema, cfg):
         explicit = cfg.columns.get(col)
         found = draft.first_found(flavour.candidates(col, explicit))
         if found is None:

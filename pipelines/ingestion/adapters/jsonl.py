@@ -76,7 +76,7 @@ def plan_json(
 
     fields: dict[str, str] = {}
     field_names: dict[str, str] = {}
-    for col in wanted_columns(schema):
+    for col in wanted_columns(schema, cfg):
         explicit = cfg.columns.get(col)
         if explicit is None and delighted and col == "account_id":
             fields[col], field_names[col] = _DELIGHTED_PERSON, "person"

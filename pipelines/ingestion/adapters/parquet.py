@@ -46,7 +46,7 @@ def plan_parquet(
         return None
 
     fields, field_names, missing = {}, {}, []
-    for col in wanted_columns(schema):
+    for col in wanted_columns(schema, cfg):
         wanted = cfg.columns.get(col, col)
         found = expr(wanted)
         if found is None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from metrics.schemas import SourceSchema
+from metrics.sources import SourceConfig
 
 HEADER_ROW = "(header row)"
 REPORT_FOOTER = "(report footer)"
@@ -77,6 +78,10 @@ class Plan:
     date_formats: tuple[str, ...] = ()
     #: SQL pre-cleaning per canonical column (e.g. "10 - Extremely likely" -> "10")
     cleaners: dict[str, str] = field(default_factory=dict)
+    #: the export's locale (sources.yaml `decimal`, `thousands`, `date_format`)
+    decimal: str = "."
+    thousands: str | None = None
+    date_format: str | None = None
     #: things worth a line in the log (time zone found in the file, encoding fallback, ...)
     notes: list[str] = field(default_factory=list)
 
@@ -110,9 +115,27 @@ def lookup(ids: list[str], names: list[str], wanted: str) -> str | None:
     return names[folded[0]] if len(folded) == 1 else None
 
 
-def wanted_columns(schema: SourceSchema) -> list[str]:
-    """The columns an adapter looks for: the canonical ones, then extras such as updated_at."""
-    return list(schema.column_names) + [c.name for c in schema.extra]
+def wanted_columns(schema: SourceSchema, cfg: SourceConfig) -> list[str]:
+    """The columns an adapter looks for in the file: the canonical ones, then extras such as
+    updated_at; a column the configuration gives as a constant (`unit:`) is not looked for."""
+    constant = set(constants(cfg))
+    names = list(schema.column_names) + [c.name for c in schema.extra]
+    return [n for n in names if n not in constant]
+
+
+def constants(cfg: SourceConfig) -> dict[str, str]:
+    """Canonical columns whose value sources.yaml gives for every row (`unit: Sales`)."""
+    return {"unit": cfg.unit} if cfg.unit is not None else {}
+
+
+def apply_settings(plan: Plan, cfg: SourceConfig, params: Params) -> Plan:
+    """What sources.yaml says beyond the mapping, on a plan an adapter made: the constant
+    columns and the export's locale."""
+    for column, value in constants(cfg).items():
+        plan.fields[column] = params(value)
+        plan.field_names[column] = f"{column}: {value} in sources.yaml"
+    plan.decimal, plan.thousands, plan.date_format = cfg.decimal, cfg.thousands, cfg.date_format
+    return plan
 
 
 def in_list(params: Params, values: Iterable[Any]) -> str:
