@@ -109,7 +109,10 @@ class _Built:
             source = self._source(measure_id, m)
             if source is None:
                 return empty_table(MEASURE_VALUES_SCHEMA)
-            cells = _KINDS[m.kind](source.cells(measure_id), m)
+            aggregates = source.cells(measure_id)
+            if m.kind == "sum":
+                aggregates = source.zero_filled(aggregates)
+            cells = _KINDS[m.kind](aggregates, m)
             cells = _suppress(cells, m)
         return cells.select(
             measure=ibis.literal(measure_id, type="string"),
@@ -177,6 +180,7 @@ class _SourceCells:
             **no_field,
         )
         rows = rows.filter(rows.unit.notnull())
+        self.rows, self.period = rows, strategy.period
         # Every measure's aggregates over the rows; an aggregate two measures share is made once.
         aggregates: list[tuple[str, ibis.Value, str]] = []  # (primitive, expression, column)
         self._names: dict[str, dict[str, str]] = {}
@@ -201,6 +205,45 @@ class _SourceCells:
         return agg.filter(agg[names["n"]] > 0).select(
             "unit", "period_start", **{name: agg[col] for name, col in names.items()}
         )
+
+    def zero_filled(self, cells: ibis.Table) -> ibis.Table:
+        """A sum's cells with the periods without events as zeros: for every unit with events in
+        the source (and `all`), every period from the source's first to its last period with
+        any event (no upsell won in April is 0, not "no data"); n is 0 there."""
+        rows = self.rows
+        units = rows.select("unit").distinct()
+        everyone = rows.select(unit=ibis.literal(ALL_UNITS, type="string")).distinct()
+        grid = units.union(everyone).cross_join(_spine(rows, self.period))
+        joined = grid.left_join(cells, ["unit", "period_start"])
+        return joined.select(
+            grid.unit,
+            grid.period_start,
+            n=joined.n.fill_null(0),
+            total=joined.total.fill_null(0.0),
+        )
+
+
+def _spine(rows: ibis.Table, period: str) -> ibis.Table:
+    """One row (`period_start`) per period from the first to the last period of `rows`."""
+    bounds = rows.aggregate(first=rows.period_start.min(), last=rows.period_start.max())
+    first, last = bounds["first"], bounds["last"]
+    if period == "week":
+        steps = last.delta(first, unit="day") // 7
+    else:
+        months = (last.year() - first.year()) * 12 + last.month() - first.month()
+        steps = months // _MONTHS_PER_PERIOD[period]
+    ks = bounds.select("first", k=ibis.range(0, steps + 1).unnest())
+    if period == "week":
+        start = ks["first"] + (ks.k * 7).as_interval("D")
+    else:
+        index = (
+            ks["first"].year() * 12 + ks["first"].month() - 1 + ks.k * _MONTHS_PER_PERIOD[period]
+        )
+        start = ibis.date(index // 12, index % 12 + 1, 1)
+    return ks.select(period_start=start.cast("date"))
+
+
+_MONTHS_PER_PERIOD = {"month": 1, "quarter": 3}
 
 
 def _pooled_cells(rows: ibis.Table, aggregates: list[tuple[str, ibis.Value, str]]) -> ibis.Table:
@@ -511,11 +554,13 @@ def _suppress(cells: ibis.Table, m: Measure) -> ibis.Table:
     # fewer than min_n it is still a group too small to show (two one-person teams each learn the
     # other's answer). So the smallest shown units (ties by name) are hidden too, one after the
     # other, until the hidden responses reach min_n.
+    # A unit hidden with no events at all (a zero-filled sum) reveals nobody, so it protects nothing.
     is_unit = cells.unit != ALL_UNITS
+    hides_someone = is_unit & cells.suppressed & (cells.n > 0)
     cells = cells.mutate(
         candidate=is_unit & ~cells.suppressed,
-        hidden_flag=ibis.cases((is_unit & cells.suppressed, 1), else_=0),
-        hidden_n=ibis.cases((is_unit & cells.suppressed, cells.n), else_=0),
+        hidden_flag=ibis.cases((hides_someone, 1), else_=0),
+        hidden_n=ibis.cases((hides_someone, cells.n), else_=0),
     )
     hidden_units = cells.hidden_flag.sum().over(group_by=cells.period_start)
     hidden_n = cells.hidden_n.sum().over(group_by=cells.period_start)

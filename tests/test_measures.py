@@ -195,8 +195,9 @@ def test_ratio_with_a_missing_side(ibis_warehouse, ibis_strategy):
     cells = _cells(ibis_warehouse, strategy, "upsell_rate")
     march = cells[("upsell_rate", "A", MAR)]
     assert (march["value"], march["n"], march["ci_low"], march["note"]) == (0.1, None, None, None)
+    # revenue has data in March and May, so April is a revenue month with 0 (a sum is zero-filled)
     april = cells[("upsell_rate", "A", APR)]
-    assert april["value"] is None and april["note"] == "no revenue in period"
+    assert april["value"] is None and april["note"] == "revenue is zero in period"
     may = cells[("upsell_rate", "A", date(2025, 5, 1))]
     assert may["value"] is None and may["note"] == "no upsell in period"
     june = cells[("upsell_rate", "A", date(2025, 6, 1))]
@@ -205,6 +206,120 @@ def test_ratio_with_a_missing_side(ibis_warehouse, ibis_strategy):
     )
     assert cells[("upsell_rate", "all", MAR)]["value"] == pytest.approx(0.1)
     assert len(cells) == 8  # 4 periods x (A, all)
+
+
+def test_sum_is_zero_filled_from_the_sources_first_to_its_last_period(
+    ibis_warehouse, ibis_strategy
+):
+    # upsell: A wins in January and April, B only in March. The source spans January..April, so
+    # A and B (and all) get a row for each of the four months; months without a win are 0, n 0.
+    ibis_warehouse.insert(
+        "upsell",
+        [
+            {"opportunity_id": "o1", "closed_at": "2025-01-15", "unit": "A", "amount": 100.0},
+            {"opportunity_id": "o2", "closed_at": "2025-04-02", "unit": "A", "amount": 40.0},
+            {"opportunity_id": "o3", "closed_at": "2025-04-30", "unit": "A", "amount": 10.0},
+            {"opportunity_id": "o4", "closed_at": "2025-03-31", "unit": "B", "amount": 70.0},
+        ],
+    )
+    ibis_warehouse.insert(
+        "revenue",
+        [
+            {"period": "2025-02-01", "unit": "A", "amount": 1000.0},
+            {"period": "2025-03-01", "unit": "A", "amount": 500.0},
+        ],
+    )
+    strategy = ibis_strategy(
+        {
+            "upsell": {"source": "upsell", "kind": "sum", "field": "amount"},
+            "revenue": {"source": "revenue", "kind": "sum", "field": "amount"},
+            "upsell_rate": {"kind": "ratio", "numerator": "upsell", "denominator": "revenue"},
+        }
+    )
+    cells = _cells(ibis_warehouse, strategy)
+    jan, feb = date(2025, 1, 1), date(2025, 2, 1)
+    upsell = {
+        (unit, period): (
+            cells[("upsell", unit, period)]["value"],
+            cells[("upsell", unit, period)]["n"],
+        )
+        for (measure, unit, period) in cells
+        if measure == "upsell"
+    }
+    assert upsell == {
+        ("A", jan): (100.0, 1), ("A", feb): (0.0, 0), ("A", MAR): (0.0, 0), ("A", APR): (50.0, 2),
+        ("B", jan): (0.0, 0), ("B", feb): (0.0, 0), ("B", MAR): (70.0, 1), ("B", APR): (0.0, 0),
+        ("all", jan): (100.0, 1), ("all", feb): (0.0, 0), ("all", MAR): (70.0, 1),
+        ("all", APR): (50.0, 2),
+    }  # fmt: skip
+    zero = cells[("upsell", "B", APR)]
+    assert (zero["suppressed"], zero["note"], zero["ci_low"]) == (False, None, None)
+    # revenue spans February..March only: no January or April rows
+    assert {(u, p) for (m, u, p) in cells if m == "revenue"} == {
+        ("A", feb),
+        ("A", MAR),
+        ("all", feb),
+        ("all", MAR),
+    }
+    # the ratio follows: February 0 / 1000 = 0 (not "no upsell"); March 0 / 500 = 0
+    assert cells[("upsell_rate", "A", feb)]["value"] == 0.0
+    assert cells[("upsell_rate", "A", MAR)]["value"] == 0.0
+    assert cells[("upsell_rate", "all", MAR)]["value"] == pytest.approx(70.0 / 500.0)
+    assert cells[("upsell_rate", "A", APR)]["note"] == "no revenue in period"
+
+
+def test_a_zero_filled_unit_protects_nobody_under_anonymity(ibis_warehouse, ibis_strategy):
+    # B closed deals in February only; in March its zero row (n 0) is below min_n 2 and hidden,
+    # but it hides no one, so A (3 rows in March) is not suppressed to protect it.
+    ibis_warehouse.insert(
+        "upsell",
+        [
+            {"opportunity_id": f"a{i}", "closed_at": "2025-03-05", "unit": "A", "amount": 10.0}
+            for i in range(3)
+        ]
+        + [
+            {"opportunity_id": f"b{i}", "closed_at": "2025-02-05", "unit": "B", "amount": 1.0}
+            for i in range(2)
+        ],
+    )
+    strategy = ibis_strategy(
+        {"upsell": {"source": "upsell", "kind": "sum", "field": "amount", "min_n": 2,
+                    "anonymity": True}}
+    )  # fmt: skip
+    cells = _cells(ibis_warehouse, strategy)
+    b = cells[("upsell", "B", MAR)]
+    assert (b["value"], b["n"], b["suppressed"]) == (None, 0, True)
+    a = cells[("upsell", "A", MAR)]
+    assert (a["value"], a["n"], a["suppressed"]) == (30.0, 3, False)
+    a_feb = cells[("upsell", "A", date(2025, 2, 1))]
+    assert (a_feb["value"], a_feb["n"], a_feb["suppressed"]) == (None, 0, True)
+
+
+@pytest.mark.parametrize(
+    ("period", "days", "expected"),
+    [
+        # Monday 6 Jan and Monday 20 Jan 2025: the week of 13 January is 0
+        ("week", ["2025-01-06", "2025-01-22"], [date(2025, 1, 6), date(2025, 1, 13), date(2025, 1, 20)]),
+        # November 2024 and May 2025: quarters Q4 2024, Q1 2025, Q2 2025 across the year's end
+        ("quarter", ["2024-11-30", "2025-05-01"], [date(2024, 10, 1), date(2025, 1, 1), date(2025, 4, 1)]),
+        ("month", ["2024-12-31", "2025-02-01"], [date(2024, 12, 1), date(2025, 1, 1), date(2025, 2, 1)]),
+    ],
+)  # fmt: skip
+def test_sum_zero_fill_per_period_kind(ibis_warehouse, ibis_strategy, period, days, expected):
+    ibis_warehouse.insert(
+        "upsell",
+        [
+            {"opportunity_id": f"o{i}", "closed_at": day, "unit": "A", "amount": 5.0}
+            for i, day in enumerate(days)
+        ],
+    )
+    strategy = ibis_strategy(
+        {"upsell": {"source": "upsell", "kind": "sum", "field": "amount"}}, period=period
+    )
+    rows = sorted(
+        (p, c["value"]) for (m, u, p), c in _cells(ibis_warehouse, strategy).items() if u == "A"
+    )
+    assert rows == [(expected[0], 5.0), (expected[1], 0.0), (expected[2], 5.0)]
 
 
 def test_ratio_is_suppressed_with_its_side(ibis_warehouse, ibis_strategy):
