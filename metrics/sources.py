@@ -218,7 +218,8 @@ class SourceConfig(ConfigModel):
 
     @field_validator("decimal", mode="before")
     @classmethod
-    def _decimal_mark(cls, mark: object) -> object:
+    def _decimal_mark(cls, mark: object, info: ValidationInfo) -> object:
+        _text_numbers_only("decimal", info)
         if mark not in DECIMAL_MARKS:
             raise problem(f'expected "." or ",", got {mark!r}', 'e.g. decimal: ","')
         return mark
@@ -228,6 +229,7 @@ class SourceConfig(ConfigModel):
     def _thousands_mark(cls, mark: object, info: ValidationInfo) -> object:
         if mark is None:
             return mark
+        _text_numbers_only("thousands", info)
         if not isinstance(mark, str) or len(mark) != 1 or mark.isalnum():
             raise problem(f'expected one character such as "." or " ", got {mark!r}')
         if mark == info.data.get("decimal", "."):
@@ -335,6 +337,19 @@ def _unknown_source(name: object) -> tuple[str, str] | None:
     return f"unknown source {name!r}", did_you_mean(name, SOURCES) or (
         f"the sources are {', '.join(SOURCES)}"
     )
+
+
+#: The formats whose numbers are text written in a locale (Parquet and JSON carry typed numbers).
+TEXT_NUMBER_FORMATS = ("csv", "qualtrics", "salesforce")
+
+
+def _text_numbers_only(key: str, info: ValidationInfo) -> None:
+    fmt = info.data.get("format", "csv")
+    if fmt not in TEXT_NUMBER_FORMATS:
+        raise problem(
+            f"{key} applies to {', '.join(TEXT_NUMBER_FORMATS)} exports, not {fmt}",
+            f"{fmt} files carry typed numbers; remove {key}",
+        )
 
 
 def _is_date_pattern(fmt: str) -> bool:
