@@ -1,6 +1,6 @@
 """Where everything lives: the one module that reads OutcomeLoop's environment variables.
 
-DESIGN.md's "Paths and configuration" table is the contract. Every other module asks
+The README's "Where the data lives" is the contract. Every other module asks
 `settings()` instead of reading `os.environ`, so a test (or a user) changes one variable and the
 whole system follows.
 """
@@ -95,7 +95,7 @@ def _resolve(env: Mapping[str, str], var: str, home: Path, name: str) -> Path:
 
 
 def settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Resolve every path from the environment with DESIGN.md's fallbacks."""
+    """Resolve every path from the environment with the documented fallbacks."""
     env = os.environ if env is None else env
     home = Path(env.get("OUTCOMELOOP_HOME") or "./var").expanduser().resolve()
     compute = (env.get("OUTCOMELOOP_COMPUTE") or "duckdb").strip().lower()

@@ -1,7 +1,7 @@
 """Every measure of the strategy, per unit and period, with its uncertainty (marts.measure_values).
 
-A measure turns a source's events into one number per organisation unit and period (DESIGN.md
-"strategy.yaml", measure kinds): NPS, a mean (CES), a share inside a band, a sum (revenue, upsell),
+A measure turns a source's events into one number per organisation unit and period (docs/strategy.md,
+"Measure kinds"): NPS, a mean (CES), a share inside a band, a sum (revenue, upsell),
 a sum over a sum (cost per contact), a ratio of two measures (upsell rate) and employee health.
 Besides every unit, the unit `all` is the whole organisation, computed over all its events pooled
 (never a mean of units, which would weigh a team of 3 like a team of 300).
@@ -9,7 +9,7 @@ Besides every unit, the unit `all` is the whole organisation, computed over all 
 Cells with too few events are `suppressed` with a note; for employee measures (`anonymity: true`)
 their value and interval are removed, and the smallest shown units are suppressed too until the
 hidden units together hold at least `min_n` responses, so that `all` minus the shown units cannot
-reveal a hidden unit (with exactly one unit hidden this is DESIGN.md's "next smallest unit" rule).
+reveal a hidden unit (with exactly one unit hidden this is the "next smallest unit" rule).
 
 Everything here is an Ibis expression: DuckDB runs it here, Spark at scale.
 """

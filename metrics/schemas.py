@@ -1,4 +1,4 @@
-"""The canonical sources: their columns, types, event keys and time columns (DESIGN.md "Sources").
+"""The canonical sources: their columns, types, event keys and time columns (docs/sources.md).
 
 This is the contract between the format adapters (which map a tool's export onto these columns),
 the warehouse (`events.<source>` tables) and the measures (which read them).

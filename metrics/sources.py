@@ -1,6 +1,6 @@
 """Where each source's files come from and how their fields map onto the canonical columns.
 
-`sources.yaml` (DESIGN.md "Sources") is written by the data engineer who knows the exports: which
+`sources.yaml` (docs/sources.md) is written by the data engineer who knows the exports: which
 tool produced them (`format`), which field holds each canonical column (`columns`), which records
 count at all (`where`), and in which time zone zone-less timestamps were written. This module loads
 it into a validated model; `validate_sources` collects EVERY problem at once, each with its YAML path
@@ -334,6 +334,9 @@ class SourcesConfig(ConfigModel):
 def _unknown_source(name: object) -> tuple[str, str] | None:
     if name in SOURCES:
         return None
+    same = [s for s in SOURCES if isinstance(name, str) and s == name.strip().lower()]
+    if same:
+        return f"unknown source {name!r}", f"source names are lower case: {same[0]!r}"
     return f"unknown source {name!r}", did_you_mean(name, SOURCES) or (
         f"the sources are {', '.join(SOURCES)}"
     )

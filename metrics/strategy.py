@@ -1,6 +1,6 @@
 """The strategy: the outcome tree to revenue, its measures, the readiness gate and the feedback loop.
 
-`strategy.yaml` is the specification a leadership team writes (DESIGN.md "strategy.yaml"). This
+`strategy.yaml` is the specification a leadership team writes (docs/strategy.md). This
 module loads it into a validated model; `validate_strategy` collects EVERY problem at once, each with
 its YAML path and a hint, so `outcomeloop check` can show them all.
 
@@ -61,7 +61,7 @@ class StrategyError(ConfigFileError):
 
 
 class Measure(ConfigModel):
-    """How one number is computed from a source's events (DESIGN.md "Measure kinds")."""
+    """How one number is computed from a source's events (docs/strategy.md, "Measure kinds")."""
 
     kind: MeasureKind = Field(description="How the number is computed from the events.")
     source: str | None = Field(

@@ -23,7 +23,7 @@ class CliError(Exception):
     """An error to print as one clear message, without a traceback."""
 
 
-#: `outcomeloop run` exit codes (DESIGN "Own data in ten minutes"; docs/cli.md).
+#: `outcomeloop run` exit codes (docs/cli.md).
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_REJECTED = 0, 1, 2, 3
 
 

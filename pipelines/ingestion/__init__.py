@@ -2,7 +2,7 @@
 
 - `inbox`: which files in a source folder are landed, and which are refused unread;
 - `adapters`: how each tool's export is read (one module per format family);
-- `rules`: DESIGN.md's validation rules as one SQL pass;
+- `rules`: the validation rules of docs/sources.md as one SQL pass;
 - `staging`: one file read and judged into a temporary table;
 - `upsert`: a staged file applied by key, its bad records quarantined;
 - `ledger`: the file ledger (what became of each file, and why);

@@ -62,7 +62,7 @@ def scan_inbox(inbox_dir: Path) -> InboxScan:
     return InboxScan([p for _, _, p in files], sorted(refused))
 
 
-#: Why an entry of inbox/ is not read (DESIGN "Own data in ten minutes": never silently ignored).
+#: Why an entry of inbox/ is not read (never silently ignored; docs/sources.md).
 UNKNOWN_FOLDER = "not read: unknown source folder"
 NOT_IN_FOLDER = "not read: not in a source folder"
 SUB_FOLDER = "not read: a folder inside a source folder (sub-folders are not read)"

@@ -1,4 +1,4 @@
-"""The validation rules of DESIGN.md's Sources table, as one set-based SQL pass over a file.
+"""The validation rules of docs/sources.md, as one set-based SQL pass over a file.
 
 `stage_sql` turns an adapter's `Plan` into a single `SELECT` that, for every record, yields the
 typed canonical columns plus two verdicts:
