@@ -205,6 +205,12 @@ def test_data_health_ledger_quarantine_and_empty_sources(expected: dict) -> None
     infos = " ".join(i.value for i in at.info)
     for source in expected["sources_without_data"]:
         assert f"`inbox/{source}/`" in infos
+    # an unknown folder in the inbox is listed with the reason and the hint
+    unread = frame(at, "Why")
+    assert unread.values.tolist() == [
+        ["inbox/NPS", "not read: unknown source folder", "rename it to 'nps'"]
+    ]
+    assert any("1 folder(s) or file(s) in the inbox" in w.value for w in at.warning)
 
 
 def test_numbers_in_tables_stay_numbers_so_they_sort_as_numbers(expected: dict) -> None:

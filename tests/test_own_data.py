@@ -285,6 +285,9 @@ def test_run_exit_codes_output_unread_entries_and_the_reload_hint(pipeline_home,
     assert "files: 5 loaded, 0 duplicate, 1 rejected" in out
     assert any(line.startswith("REJECTED ") and "broken.csv" in line for line in lines)
     assert "`outcomeloop reload SOURCE`" in lines[-1]
+    assert (
+        f"not read: unknown source folder: {home / 'inbox' / 'NPS'} (rename it to 'nps')" in lines
+    )
     [log_line] = [line for line in lines if line.startswith("full log: ")]
     log_file = Path(log_line.removeprefix("full log: "))
     assert log_file.parent == home / "logs"
@@ -310,9 +313,15 @@ def test_run_exit_codes_output_unread_entries_and_the_reload_hint(pipeline_home,
     assert main(["status"]) == 0
     assert "run `outcomeloop reload nps`" in capsys.readouterr().out
 
-    # a run that judges nothing new and rejects nothing exits 0, even with the old rejection
+    # a run that judges nothing new and rejects nothing exits 0, even with the old rejection;
+    # --verbose shows Dagster's log here and writes no log file
     (home / "inbox" / "revenue" / "broken.csv").unlink()
-    assert main(["run"]) == 0
+    logs = set((home / "logs").iterdir())
+    assert main(["run", "--verbose"]) == 0
+    captured = capsys.readouterr()
+    assert "full log:" not in captured.out
+    assert "STEP_SUCCESS" in captured.out + captured.err
+    assert set((home / "logs").iterdir()) == logs
 
 
 def test_invalid_configuration_exits_2(pipeline_home, capsys):

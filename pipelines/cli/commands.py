@@ -61,7 +61,7 @@ def inbox_report(cfg: Settings, strategy, sources_cfg, *, preview: bool) -> None
     """What the inbox holds that a run has not judged (previewed when `preview`), what no source
     reads, and which files were judged under a mapping sources.yaml no longer has."""
     from metrics.schemas import SOURCE_NAMES
-    from pipelines.ingestion import landed_files, unread_entries
+    from pipelines.ingestion import landed_files
     from pipelines.ingestion.preview import changed_mappings, preview_file, unjudged
 
     ledger = judged_ledger(cfg)
@@ -83,8 +83,7 @@ def inbox_report(cfg: Settings, strategy, sources_cfg, *, preview: bool) -> None
             )
             for line in result.lines():
                 print(f"  {line}")
-    for entry in unread_entries(cfg.inbox, SOURCE_NAMES):
-        print(f"{entry.reason}: {entry.path}" + (f" ({entry.hint})" if entry.hint else ""))
+    print_unread(cfg)
     for source, files in sorted(changed_mappings(ledger, sources_cfg).items()):
         names = ", ".join(Path(f).name for f in files[:5])
         more = f" and {len(files) - 5} more" if len(files) > 5 else ""
@@ -92,6 +91,18 @@ def inbox_report(cfg: Settings, strategy, sources_cfg, *, preview: bool) -> None
             f"mapping changed: {len(files)} {source} file(s) were judged under an older "
             f"sources.yaml ({names}{more}); run `outcomeloop reload {source}` to judge them again"
         )
+
+
+def print_unread(cfg: Settings, limit: int = 10) -> None:
+    """One line per folder or file in the inbox that no source reads (never silently ignored)."""
+    from metrics.schemas import SOURCE_NAMES
+    from pipelines.ingestion import unread_entries
+
+    entries = unread_entries(cfg.inbox, SOURCE_NAMES)
+    for entry in entries[:limit]:
+        print(f"{entry.reason}: {entry.path}" + (f" ({entry.hint})" if entry.hint else ""))
+    if len(entries) > limit:
+        print(f"not read: {len(entries) - limit} more (see the data-health page)")
 
 
 def judged_ledger(cfg: Settings) -> list[dict]:
@@ -151,6 +162,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = summarize(result)
     for line in summary.lines:
         print(line)
+    print_unread(cfg)
     print(f"snapshot: {cfg.snapshot if cfg.snapshot.exists() else 'not published'}")
     print(f"took {time.monotonic() - started:.1f}s")
     if summary.failed:
