@@ -431,3 +431,40 @@ def test_missing_columns_are_named():
                 }
             ),
         )
+
+
+def test_a_zero_filled_sum_has_progress_not_insufficient_data(ibis_warehouse, ibis_strategy):
+    """A month without a won upsell between months with some is 0, so its node is measured (and
+    behind), not "insufficient data". Plan: 0 on 2025-01-01 -> 100 on 2025-05-01 (120 days)."""
+    from metrics.measures import measure_values
+
+    ibis_warehouse.insert(
+        "upsell",
+        [
+            {"opportunity_id": "o1", "closed_at": "2025-01-20", "unit": "A", "amount": 20.0},
+            {"opportunity_id": "o2", "closed_at": "2025-03-03", "unit": "A", "amount": 60.0},
+        ],
+    )
+    strategy = ibis_strategy(
+        {"upsell": {"source": "upsell", "kind": "sum", "field": "amount"}},
+        tree={
+            "id": "upsell",
+            "measure": "upsell",
+            "baseline": _point(0, "2025-01-01"),
+            "target": _point(100, "2025-05-01"),
+        },
+    )
+    values = measure_values(ibis_warehouse.events(), strategy).to_pyarrow()
+    rows = {
+        r["period_start"]: r
+        for r in outcome_progress(strategy, values).to_pylist()
+        if r["unit"] == "all"
+    }
+    summary = {p: (r["value"], r["progress"], r["status"]) for p, r in rows.items()}
+    # expected progress at each month's end: 30/120, 58/120, 89/120; behind 0.05, 0.48, 0.14
+    assert summary == {
+        JAN: (20.0, pytest.approx(0.2), "on_track"),
+        FEB: (0.0, 0.0, "off_track"),
+        date(2025, 3, 1): (60.0, pytest.approx(0.6), "at_risk"),
+    }
+    assert rows[FEB]["n"] == 0 and rows[FEB]["expected_progress"] == pytest.approx(58 / 120)

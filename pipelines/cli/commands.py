@@ -53,19 +53,20 @@ def cmd_check(args: argparse.Namespace) -> int:
             for problem in exc.problems:
                 print(f"  - {problem}")
     if not failed:
-        inbox_report(cfg, loaded[load_strategy], loaded[load_sources], preview=True)
+        inbox_report(cfg, loaded[load_sources], strategy=loaded[load_strategy])
     return 1 if failed else 0
 
 
-def inbox_report(cfg: Settings, strategy, sources_cfg, *, preview: bool) -> None:
-    """What the inbox holds that a run has not judged (previewed when `preview`), what no source
-    reads, and which files were judged under a mapping sources.yaml no longer has."""
+def inbox_report(cfg: Settings, sources_cfg, *, strategy=None) -> None:
+    """What the inbox holds that a run has not judged (previewed, given the `strategy` whose
+    readiness dimensions the rules need), what no source reads, and which files were judged
+    under a mapping sources.yaml no longer has."""
     from metrics.schemas import SOURCE_NAMES
     from pipelines.ingestion import landed_files
     from pipelines.ingestion.preview import changed_mappings, preview_file, unjudged
 
     ledger = judged_ledger(cfg)
-    if preview:
+    if strategy is not None:
         judged = {row["file_path"] for row in ledger}
         pending = [
             (source, path)

@@ -119,7 +119,7 @@ def _inbox_lines(cfg) -> None:
         print(f"\n{exc}")
         return
     print()
-    inbox_report(cfg, None, sources_cfg, preview=False)
+    inbox_report(cfg, sources_cfg)
 
 
 def format_age(seconds: float) -> str:
