@@ -284,8 +284,10 @@ class SourcesConfig(ConfigModel):
         """A short fingerprint of everything in this file that decides how `name`'s files are
         judged (its entry and the unit spellings): the ledger keeps it per file, so a changed
         mapping shows which files were judged under an older one."""
+        # Settings left at their defaults are left out, so a key added to this model later (with
+        # a default) does not make every file look judged under another mapping.
         mapping = {
-            "source": self.source(name).model_dump(mode="json"),
+            "source": self.source(name).model_dump(mode="json", exclude_defaults=True),
             "unit_aliases": self.unit_aliases,
         }
         text = json.dumps(mapping, sort_keys=True, separators=(",", ":"))
