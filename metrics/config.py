@@ -36,6 +36,8 @@ class Settings:
     spark_master: str = "local[*]"
     automation_interval_minutes: int = 60
     dagster_url: str = "http://localhost:3000"
+    #: alerts.yaml, or None when there is none (no file, no alerts)
+    alerts_path: Path | None = None
 
     def example_notices(self) -> list[str]:
         """A sentence per configuration file taken from the bundled examples because the home
@@ -94,6 +96,16 @@ def _resolve(env: Mapping[str, str], var: str, home: Path, name: str) -> Path:
     return EXAMPLES_DIR / name
 
 
+def _alerts_path(env: Mapping[str, str], home: Path) -> Path | None:
+    """`$OUTCOMELOOP_ALERTS` (which `outcomeloop check` then reports if it is missing), else
+    `$OUTCOMELOOP_HOME/alerts.yaml` if it exists, else None: alerts are opt-in."""
+    explicit = env.get("OUTCOMELOOP_ALERTS")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    in_home = home / "alerts.yaml"
+    return in_home if in_home.is_file() else None
+
+
 def settings(env: Mapping[str, str] | None = None) -> Settings:
     """Resolve every path from the environment with the documented fallbacks."""
     env = os.environ if env is None else env
@@ -115,4 +127,5 @@ def settings(env: Mapping[str, str] | None = None) -> Settings:
         spark_master=env.get("OUTCOMELOOP_SPARK_MASTER") or "local[*]",
         automation_interval_minutes=int(interval),
         dagster_url=env.get("OUTCOMELOOP_DAGSTER_URL") or "http://localhost:3000",
+        alerts_path=_alerts_path(env, home),
     )

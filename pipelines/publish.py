@@ -24,6 +24,7 @@ from metrics.sources import SourcesConfig
 from metrics.store.files import replace_into
 from metrics.store.sql import literal
 from metrics.strategy import Strategy
+from pipelines.alerts.log import copy_alert_log
 from pipelines.ingestion.inbox import unread_entries
 from pipelines.marts.registry import MART_NAMES
 
@@ -118,6 +119,7 @@ def _build(
                       arg_min(row_number, (file_path, row_number)) AS sample_row
                FROM ops.quarantine GROUP BY source, reason ORDER BY source, rows DESC"""
         )
+        copy_alert_log(con, "snap")  # the alerts asset refreshes this copy after it sends
         _source_health(con, sources_cfg, now)
         _unread_inbox(con, inbox)
         _responses(con, strategy)

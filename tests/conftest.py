@@ -56,15 +56,16 @@ def pipeline_home(home: Path, clock: datetime) -> Path:
 
 @pytest.fixture
 def clock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> datetime:
-    """Pin "now" for the marts step, the publish step and the inbox sensor; return it.
+    """Pin "now" for the marts step, the publish step, the alerts and the inbox sensor; return it.
 
     RUN_TIME unless the test says `@pytest.mark.parametrize("clock", [when], indirect=True)`.
     The value is UTC-naive like `pipelines.marts.runner.run_now()`; the sensor sees the same
     instant as seconds since the epoch.
     """
-    from pipelines.defs import marts, sensors, serving
+    from pipelines.defs import alerts, marts, sensors, serving
 
     now: datetime = getattr(request, "param", RUN_TIME)
+    monkeypatch.setattr(alerts, "run_now", lambda: now)
     monkeypatch.setattr(marts, "run_now", lambda: now)
     monkeypatch.setattr(serving, "run_now", lambda: now)
     monkeypatch.setattr(sensors, "clock", lambda: now.replace(tzinfo=UTC).timestamp())

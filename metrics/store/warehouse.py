@@ -40,6 +40,14 @@ CREATE TABLE IF NOT EXISTS ops.quarantine (
     quarantined_at TIMESTAMP
 )"""
 
+#: Every alert OutcomeLoop decided to send, one row per (rule, subject); the subject names the
+#: transition (DESIGN.md "Alerts"; pipelines/alerts/log.py writes it).
+ALERT_LOG_DDL = """
+CREATE TABLE IF NOT EXISTS ops.alert_log (
+    rule VARCHAR, event VARCHAR, subject VARCHAR, unit VARCHAR, channel VARCHAR,
+    first_seen_at TIMESTAMP, sent_at TIMESTAMP, attempts INTEGER, status VARCHAR, error VARCHAR
+)"""
+
 # Spark's name for "this UTC timestamp as wall-clock time in zone tz"; defined here so the same
 # Ibis expression (a builtin UDF of that name) runs on DuckDB and on Spark.
 _MACROS = (
@@ -135,6 +143,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for added in LEDGER_ADDED:
         con.execute(added)
     con.execute(QUARANTINE_DDL)
+    con.execute(ALERT_LOG_DDL)
     for source in SOURCES.values():
         con.execute(source.ddl("events"))
 

@@ -28,8 +28,9 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_REJECTED = 0, 1, 2, 3
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate both configuration files, listing every problem with its YAML path; then preview
-    the landed files not judged yet and list what in the inbox no source reads (writes nothing)."""
+    """Validate the configuration files (strategy, sources, and alerts.yaml when there is one),
+    listing every problem with its YAML path; then preview the landed files not judged yet and
+    list what in the inbox no source reads (writes nothing)."""
     from metrics.sources import SourcesError, load_sources
     from metrics.strategy import StrategyError, load_strategy
 
@@ -49,12 +50,27 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"ok   {path}")
         except error as exc:
             failed = True
-            print(f"FAIL {path}: {len(exc.problems)} problem(s)")
-            for problem in exc.problems:
-                print(f"  - {problem}")
+            _print_problems(path, exc)
+    if cfg.alerts_path is not None:
+        from pipelines.alerts import AlertsError, load_alerts
+
+        strategy = loaded.get(load_strategy)
+        nodes = [node.id for node, _ in strategy.nodes()] if strategy is not None else None
+        try:
+            load_alerts(cfg.alerts_path, nodes)
+            print(f"ok   {cfg.alerts_path}")
+        except AlertsError as exc:
+            failed = True
+            _print_problems(cfg.alerts_path, exc)
     if not failed:
         inbox_report(cfg, loaded[load_sources], strategy=loaded[load_strategy])
     return 1 if failed else 0
+
+
+def _print_problems(path: Path, exc) -> None:
+    print(f"FAIL {path}: {len(exc.problems)} problem(s)")
+    for problem in exc.problems:
+        print(f"  - {problem}")
 
 
 def inbox_report(cfg: Settings, sources_cfg, *, strategy=None) -> None:
@@ -151,8 +167,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from metrics.strategy import load_strategy
 
     print_notices(cfg)
-    load_strategy(cfg.strategy_path)  # fail fast with the check's messages
+    strategy = load_strategy(cfg.strategy_path)  # fail fast with the check's messages
     load_sources(cfg.sources_path)
+    if cfg.alerts_path is not None:
+        from pipelines.alerts import load_alerts
+
+        load_alerts(cfg.alerts_path, [node.id for node, _ in strategy.nodes()])
     print(f"outcomeloop run: {cfg.home} (waits for the warehouse if `dagster dev` is using it)")
     log_file = None if args.verbose else run_log_path(cfg)
     if log_file is not None:

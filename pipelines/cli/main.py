@@ -16,6 +16,7 @@ import sys
 from metrics.config import ConfigError
 from metrics.sources import SourcesError
 from metrics.strategy import StrategyError
+from pipelines.alerts import AlertsError
 from pipelines.cli.commands import CliError, cmd_check, cmd_demo, cmd_reload, cmd_run
 from pipelines.cli.dev import cmd_dev
 from pipelines.cli.report import cmd_status
@@ -58,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "check",
-        help="validate strategy.yaml and sources.yaml, listing every problem; preview the "
-        "landed files not judged yet (writes nothing)",
+        help="validate strategy.yaml, sources.yaml and alerts.yaml, listing every problem; "
+        "preview the landed files not judged yet (writes nothing)",
     )
     p.add_argument("strategy", nargs="?", help="strategy file (default: the configured one)")
     p.add_argument("--sources", help="sources file (default: the configured one)")
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with terminal_logging():
             return args.func(args)
-    except (ConfigError, CliError, StrategyError, SourcesError) as exc:
+    except (ConfigError, CliError, StrategyError, SourcesError, AlertsError) as exc:
         print(f"outcomeloop: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `outcomeloop status | head`: the reader left; no traceback

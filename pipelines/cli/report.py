@@ -7,6 +7,8 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import duckdb
+
 from metrics.config import Settings, settings
 
 
@@ -91,6 +93,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"snapshot          built {meta['built_at']:%Y-%m-%d %H:%M:%S} UTC "
         f"({format_age(age.total_seconds())} ago), data through {meta['data_through']}"
     )
+    print(f"alerts            {_alert_counts(cfg)}")
     rows = query_snapshot(cfg.snapshot, "SELECT * FROM serving.source_health ORDER BY source")
     header = f"{'source':17} {'files':>5} {'rejected':>8} {'events':>9} {'quarantined':>11}  last file loaded"
     print()
@@ -120,6 +123,27 @@ def _inbox_lines(cfg) -> None:
         return
     print()
     inbox_report(cfg, sources_cfg)
+
+
+def _alert_counts(cfg) -> str:
+    """Pending and failed alerts as the snapshot's copy of ops.alert_log holds them."""
+    from metrics.store.warehouse import query_snapshot
+
+    if cfg.alerts_path is None:
+        return f"off (no {cfg.home / 'alerts.yaml'} and no OUTCOMELOOP_ALERTS)"
+    try:
+        counts = query_snapshot(
+            cfg.snapshot,
+            "SELECT count(*) FILTER (status = 'pending') AS pending, "
+            "count(*) FILTER (status = 'failed') AS failed, "
+            "count(*) FILTER (status = 'sent' AND attempts > 0) AS sent FROM ops.alert_log",
+        ).to_pylist()[0]
+    except duckdb.CatalogException:  # a snapshot published before alerts existed
+        return "none logged yet"
+    text = f"{counts['pending']} pending, {counts['failed']} failed, {counts['sent']} sent"
+    if counts["pending"] or counts["failed"]:
+        text += " (see the data-health page for the errors)"
+    return text
 
 
 def format_age(seconds: float) -> str:

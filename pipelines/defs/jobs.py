@@ -27,10 +27,10 @@ full_refresh = dg.define_asset_job(
 
 clock_refresh = dg.define_asset_job(
     "clock_refresh",
-    selection=dg.AssetSelection.assets(*TIME_DEPENDENT_MARTS, "serving"),
+    selection=dg.AssetSelection.assets(*TIME_DEPENDENT_MARTS, "serving", "alerts"),
     description=(
         "Time alone moves some numbers: a new period begins, a feedback item turns overdue, a "
-        "source goes stale. Re-evaluates those marts and the snapshot."
+        "source goes stale. Re-evaluates those marts, the snapshot and the alerts."
     ),
 )
 

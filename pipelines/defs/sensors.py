@@ -19,8 +19,12 @@ from metrics.schemas import SOURCES
 from pipelines.defs.ingest import asset_key
 from pipelines.marts.registry import MART_NAMES
 
-#: What a landed file moves: every mart and the published snapshot.
-DOWNSTREAM = (*(dg.AssetKey(name) for name in MART_NAMES), dg.AssetKey("serving"))
+#: What a landed file moves: every mart, the published snapshot and the alerts after it.
+DOWNSTREAM = (
+    *(dg.AssetKey(name) for name in MART_NAMES),
+    dg.AssetKey("serving"),
+    dg.AssetKey("alerts"),
+)
 
 #: A file untouched for this long is complete even if we have not seen it on an earlier tick.
 SETTLE_SECONDS = 2.0
