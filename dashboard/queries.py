@@ -123,16 +123,21 @@ def _read_meta(snapshot: _SnapshotFile) -> Meta:
     )
 
 
+def _file(path: Path | str) -> _SnapshotFile:
+    """The snapshot keyed on the file's identity (inode, size, modification time)."""
+    stat = os.stat(path)
+    return _SnapshotFile(str(path), f"file:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}")
+
+
 def current(path: Path | None = None) -> Meta | None:
     """The published snapshot's meta row, or None when nothing has been published yet."""
     path = path or snapshot_path()
     try:
-        stat = os.stat(path)
+        snapshot = _file(path)
     except FileNotFoundError:
         return None
-    identity = f"file:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
     try:
-        return _read_meta(_SnapshotFile(str(path), identity))
+        return _read_meta(snapshot)
     except FileNotFoundError:  # swapped away between stat and attach, and not back yet
         return None
 
@@ -390,3 +395,21 @@ def quarantine_rows(meta: Meta, source: str, reason: str, limit: int = 20) -> pd
 def orphan_actions(meta: Meta) -> pd.DataFrame:
     """Feedback actions whose feedback_id matches no response (yet)."""
     return _run(meta, "SELECT * FROM serving.orphan_actions ORDER BY action_at DESC")
+
+
+def alert_log(meta: Meta) -> pd.DataFrame:
+    """Alerts, the ones still owed (pending, failed) first, then the newest.
+
+    Keyed on the snapshot FILE, not on `built_at`: the alerts step refreshes this table in the
+    published snapshot after it sends, without a new build (docs/snapshot.md)."""
+    try:
+        snapshot = _file(meta.path)
+    except FileNotFoundError:  # swapped away this instant: the meta's build still answers
+        snapshot = _SnapshotFile(meta.path, meta.key)
+    return _run(
+        snapshot,
+        "SELECT rule, event, subject, unit, channel, first_seen_at, sent_at, attempts, status, "
+        "error FROM ops.alert_log ORDER BY CASE status WHEN 'failed' THEN 0 WHEN 'pending' "
+        "THEN 1 ELSE 2 END, coalesce(sent_at, first_seen_at) DESC, rule, subject LIMIT ?",
+        [ROW_LIMIT],
+    )

@@ -14,7 +14,9 @@ The story it tells, small enough to check by hand:
   but only one assessor scored it, so only the assessor count blocks;
 - data health: a rejected file, a duplicate, one quarantined row with its reason, one orphan
   feedback action, two configured sources (upsell, employee_pulse) with no data yet, and an
-  unknown folder inbox/NPS that nothing reads.
+  unknown folder inbox/NPS that nothing reads;
+- alerts: R_102's overdue alert sent, C_201's due-soon alert pending after an HTTP 500, a stale
+  revenue alert failed after 5 attempts, and one status baseline recorded without sending.
 
 `make_snapshot` writes it and returns the numbers the dashboard must show.
 """
@@ -44,6 +46,9 @@ DDL = {
     "error VARCHAR, loaded_at TIMESTAMP, mapping_digest VARCHAR",
     "ops.quarantine": "source VARCHAR, file_path VARCHAR, row_number BIGINT, record VARCHAR, "
     "reason VARCHAR, quarantined_at TIMESTAMP",
+    "ops.alert_log": "rule VARCHAR, event VARCHAR, subject VARCHAR, unit VARCHAR, "
+    "channel VARCHAR, first_seen_at TIMESTAMP, sent_at TIMESTAMP, attempts INTEGER, "
+    "status VARCHAR, error VARCHAR",
     "marts.measure_values": "measure VARCHAR, unit VARCHAR, period_start DATE, value DOUBLE, "
     "n BIGINT, ci_low DOUBLE, ci_high DOUBLE, suppressed BOOLEAN, note VARCHAR",
     "marts.readiness": "unit VARCHAR, dimension VARCHAR, score DOUBLE, n_assessors BIGINT, "
@@ -82,6 +87,8 @@ DDL = {
     "serving.unread_inbox": "path VARCHAR, reason VARCHAR, hint VARCHAR",
 }
 
+#: Why the pending alert of the fixture has not gone out yet.
+ALERT_ERROR = "the receiver answered HTTP 500 Internal Server Error"
 #: A comment that would render as markup if the dashboard passed it to st.markdown unescaped.
 HOSTILE_COMMENT = "**Terrible** <b>service</b> [click here](http://evil.example) :red[alarm]"
 #: A comment with contact details the privacy option masks.
@@ -296,6 +303,17 @@ def _tables(built_at: datetime, data_through: datetime, mask_contacts: bool) -> 
         "ops.quarantine": [
             ("nps", nps_file, 57, quarantined, reason, datetime(2025, 3, 20, 9, 0)),
         ],
+        "ops.alert_log": [
+            ("item_overdue", "item_overdue", "R_102", "Sales", "cx", datetime(2025, 3, 17, 9),
+             datetime(2025, 3, 17, 9), 1, "sent", None),
+            ("item_due_soon", "item_due_soon", "C_201", "Sales", "cx",
+             datetime(2025, 3, 20, 9), None, 2, "pending", ALERT_ERROR),
+            ("source_stale", "source_stale", "revenue: no new file since 2025-03-01 07:00", None,
+             "data", datetime(2025, 3, 19, 9), None, 5, "failed", "ConnectionRefusedError: "
+             "[Errno 111] Connection refused"),
+            ("status_changed", "status_changed", "revenue: at_risk (2025-03-01)", "all", None,
+             datetime(2025, 3, 1, 9), None, 0, "sent", None),
+        ],
         "serving.quarantine_summary": [
             ("nps", reason, 1, 1, datetime(2025, 3, 20, 9, 0), quarantined, nps_file, 57),
         ],
@@ -396,4 +414,5 @@ def make_snapshot(path: Path, **overrides: Any) -> dict[str, Any]:
         "sources_without_data": ["upsell", "employee_pulse"],
         "hostile_comment": HOSTILE_COMMENT,
         "contact_comment": CONTACT_COMMENT,
+        "alert_error": ALERT_ERROR,
     }

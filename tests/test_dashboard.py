@@ -371,3 +371,35 @@ def test_the_dashboard_imports_no_compute_engine() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_data_health_shows_the_alert_log_with_pending_and_failed_errors(expected: dict) -> None:
+    at = open_page("data_health")
+    assert metric(at, "Alerts sent") == "1"  # the status baseline was recorded, not sent
+    assert metric(at, "Alerts pending") == "1"
+    assert metric(at, "Alerts failed") == "1"
+    log = frame(at, "Delivery")
+    assert list(log["Delivery"]) == [
+        "● Failed (gave up)",
+        "○ Pending (retried next run)",
+        "● Sent",
+        "○ Recorded, not sent",
+    ]
+    assert list(log["Subject"])[:3] == [
+        "revenue: no new file since 2025-03-01 07:00",
+        "C_201",
+        "R_102",
+    ]
+    assert log.loc[1, "Error"] == expected["alert_error"]
+    assert list(log["Attempts"]) == [5, 2, 1, 0]
+
+
+def test_an_alert_log_refreshed_in_place_shows_without_a_new_build(home: Path, expected) -> None:
+    """The alerts step replaces the snapshot by one with a new ops.alert_log and the same
+    built_at (so the data's cache keys do not change); the page still shows the new log."""
+    at = open_page("data_health")
+    assert metric(at, "Alerts pending") == "1"
+    make_snapshot(home / "serving" / "current.duckdb", tables={"ops.alert_log": []})
+    at.run()
+    assert not [m for m in at.metric if m.label.startswith("Alerts")]
+    assert any(i.value.startswith("No alert yet") for i in at.info)

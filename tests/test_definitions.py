@@ -26,7 +26,7 @@ def test_contracted_assets_jobs_and_automation():
         "feedback_actions",
     ):
         assert f"{source}_events" in keys
-    for asset in (*MART_NAMES, "serving", "strategy"):
+    for asset in (*MART_NAMES, "serving", "alerts", "strategy"):
         assert asset in keys
     assert {"ingest_all", "refresh_marts", "full_refresh"} <= {j.name for j in repo.get_all_jobs()}
     sensors = {s.name: s for s in repo.sensor_defs}
@@ -132,6 +132,17 @@ EXPECTED_GRAPH = {
         ),
         "readiness": _mart(["readiness_events", "strategy"], []),
         "readiness_gates": _mart(sorted([*EVENTS, "strategy"]), []),
+        "alerts": {
+            "step": "alerts",
+            "deps": ["serving"],
+            "group": "serving",
+            "kinds": ["duckdb"],
+            "pools": ["warehouse"],
+            "automation": "eager_unless_mart_missing",
+            "freshness": None,
+            "skippable": False,
+            "checks": [],
+        },
         "serving": {
             "step": "serving",
             "deps": MARTS,
@@ -156,22 +167,25 @@ EXPECTED_GRAPH = {
         },
     },
     "jobs": {
-        "clock_refresh": sorted([*TIME_DEPENDENT_MARTS, "serving"]),
-        "full_refresh": sorted([*MARTS, "serving", "strategy"]),
+        "alerts_only": ["alerts"],
+        "clock_refresh": sorted([*TIME_DEPENDENT_MARTS, "alerts", "serving"]),
+        "full_refresh": sorted([*MARTS, "alerts", "serving", "strategy"]),
         "ingest_all": EVENTS,
-        "refresh_marts": sorted([*MARTS, "serving"]),
+        "refresh_marts": sorted([*MARTS, "alerts", "serving"]),
     },
     "sensors": {
         "inbox_sensor": {
             "status": "RUNNING",
             "interval": 5,
-            "targets": sorted([*EVENTS, *MARTS, "serving"]),
+            "targets": sorted([*EVENTS, *MARTS, "alerts", "serving"]),
         },
         "outcomeloop_automation": {
             "status": "RUNNING",
             "interval": 5,
-            "targets": sorted([*EVENTS, *MARTS, "serving", "strategy"]),
+            "targets": sorted([*EVENTS, *MARTS, "alerts", "serving", "strategy"]),
         },
+        # stopped unless alerts.yaml has a run_failed rule (there is none where the tests run)
+        "run_failed_alerts": {"status": "STOPPED", "interval": 30, "targets": []},
         "strategy_sensor": {"status": "RUNNING", "interval": 5, "targets": ["strategy"]},
     },
     "schedules": {
@@ -225,7 +239,10 @@ def _graph() -> dict:
         s.name: {
             "status": s.default_status.value,
             "interval": s.minimum_interval_seconds,
-            "targets": sorted(k.to_user_string() for k in s.asset_selection.resolve(graph)),
+            "targets": sorted(
+                k.to_user_string()
+                for k in (s.asset_selection.resolve(graph) if s.asset_selection else ())
+            ),
         }
         for s in repo.sensor_defs
     }
@@ -245,4 +262,4 @@ def test_the_graph_is_unchanged():
 def test_a_landed_file_refreshes_every_mart_and_the_snapshot():
     from pipelines.defs.sensors import DOWNSTREAM
 
-    assert sorted(k.to_user_string() for k in DOWNSTREAM) == sorted([*MARTS, "serving"])
+    assert sorted(k.to_user_string() for k in DOWNSTREAM) == sorted([*MARTS, "alerts", "serving"])

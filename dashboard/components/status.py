@@ -105,6 +105,11 @@ LABEL_COLORS: dict[str, str] = {
     f"{DOT} No events loaded": RED,
     f"{CIRCLE} No data yet": GREY,
     f"{CIRCLE} Not configured": GREY,
+    # alert deliveries (the data-health page's alert log)
+    f"{DOT} Sent": GREEN,
+    f"{CIRCLE} Pending": AMBER,
+    f"{DOT} Failed": RED,
+    f"{CIRCLE} Recorded": GREY,
 }
 # Longest prefix first, so "● Not ready" is not taken for "● Not ..." of another label.
 _PREFIXES = sorted(LABEL_COLORS, key=len, reverse=True)

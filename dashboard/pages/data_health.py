@@ -3,8 +3,8 @@
 Nothing is dropped silently: every landed file is in the ledger (loaded, rejected with its error,
 or a duplicate of bytes already loaded), every row became an event, was filtered on purpose or was
 quarantined with its reason. This page shows per source the last file, the row counts and the
-freshness, the rejected files, the quarantine reasons with sample rows, and feedback actions that
-match no response (yet).
+freshness, the rejected files, the quarantine reasons with sample rows, feedback actions that
+match no response (yet), and the alert log (what was sent, what is pending, what failed and why).
 """
 
 from __future__ import annotations
@@ -184,6 +184,64 @@ def _unread(meta: queries.Meta) -> None:
     st.caption("Each source reads inbox/<source>/ only, spelled as in sources.yaml (lower case).")
 
 
+def alert_state(row: Any) -> str:
+    """An alert's delivery in words (a status baseline was recorded, never sent)."""
+    if row["status"] == "failed":
+        return f"{DOT} Failed (gave up)"
+    if row["status"] == "pending":
+        return f"{CIRCLE} Pending (retried next run)"
+    if not row["attempts"]:
+        return f"{CIRCLE} Recorded, not sent"
+    return f"{DOT} Sent"
+
+
+def _alerts(meta: queries.Meta) -> None:
+    st.subheader("Alerts", anchor=False)
+    try:
+        log = queries.alert_log(meta)
+    except queries.SnapshotUnreadable:  # a snapshot published before alerts existed
+        log = pd.DataFrame()
+    if log.empty:
+        st.info(
+            "No alert yet. Alerts go out through the webhook and e-mail channels of alerts.yaml "
+            "(see the README's Alerts section); without that file there are none.",
+            icon=":material/notifications:",
+        )
+        return
+    owed = log[log["status"] != "sent"]
+    sent = log[(log["status"] == "sent") & (log["attempts"] > 0)]
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Alerts sent", format_count(len(sent)), border=True)
+    c2.metric("Alerts pending", format_count(int((log["status"] == "pending").sum())), border=True)
+    c3.metric("Alerts failed", format_count(int((log["status"] == "failed").sum())), border=True)
+    table = pd.DataFrame({
+        "Delivery": [alert_state(r) for _, r in log.iterrows()],
+        "Rule": log["rule"],
+        "Subject": log["subject"],
+        "Unit": log["unit"].fillna(""),
+        "Channel": log["channel"].fillna(""),
+        "First seen": log["first_seen_at"],
+        "Sent": log["sent_at"],
+        "Attempts": log["attempts"],
+        "Error": log["error"].fillna(""),
+    })  # fmt: skip
+    labelled_table(
+        table, ["Delivery"],
+        {
+            "First seen": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+            "Sent": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+            "Error": st.column_config.TextColumn(width="large"),
+        },
+    )  # fmt: skip
+    if not owed.empty:
+        st.caption(
+            "A pending alert is sent again at the next evaluation (each run, and hourly by the "
+            "clock_refresh schedule); after 5 failed attempts it is marked failed and kept here. "
+            "Check the channel's URL or $OUTCOMELOOP_SMTP_URL; the error says what the receiver "
+            "answered."
+        )
+
+
 def render() -> None:
     render_page("Data health", QUESTION, _render)
 
@@ -208,6 +266,7 @@ def _render(meta: queries.Meta) -> None:
     _rejected(meta)
     _quarantine(meta)
     _orphans(meta)
+    _alerts(meta)
     with st.expander(f"File ledger ({len(ledger):,} files)"):
         st.dataframe(
             ledger, hide_index=True, width="stretch",
