@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -277,6 +278,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     print(f"demo data written to {cfg.inbox} ({len(summary.files)} files)")
+    alerts_file = cfg.home / "alerts.yaml"
+    if alerts_file.is_file() and not os.environ.get("CX_WEBHOOK_URL"):
+        print(
+            f"alerts: {alerts_file} is off until CX_WEBHOOK_URL is set; "
+            "`python examples/alert_receiver.py` prints them as they arrive"
+        )
     if args.live:
         print(
             f"live: catching up to today, then dropping what happens as it happens every {args.every}s (Ctrl-C stops)"

@@ -72,7 +72,8 @@ def generate(
     seed: int = 7,
 ) -> DemoSummary:
     """Write `months` of demo history ending on `until` into `home/inbox/<source>/`, and the
-    bundled strategy.yaml / sources.yaml into `home` when absent.
+    bundled strategy.yaml / sources.yaml (and alerts.yaml with the bundled strategy) into `home`
+    when absent.
 
     `until` defaults to yesterday (UTC), the last complete day: a history never holds events later
     than now, and `live` carries on with today as it happens.
@@ -91,8 +92,13 @@ def generate(
         u.name: None if u.ready_month is None else story.month_start(u.ready_month)
         for u in story.units
     }
-    for name in ("strategy.yaml", "sources.yaml"):
+    # alerts.yaml names nodes of the bundled tree, so it comes only with the bundled strategy; its
+    # channels stay off until CX_WEBHOOK_URL (or an SMTP URL) is set (README "Alerts")
+    bundled_strategy = not (home / "strategy.yaml").exists()
+    for name in ("strategy.yaml", "sources.yaml", "alerts.yaml"):
         target = home / name
+        if name == "alerts.yaml" and not bundled_strategy:
+            continue
         if not target.exists() and (EXAMPLES_DIR / name).is_file():
             with atomic_path(target) as part:
                 part.write_bytes((EXAMPLES_DIR / name).read_bytes())
