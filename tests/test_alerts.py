@@ -13,7 +13,7 @@ import json
 import shutil
 import textwrap
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -561,3 +561,45 @@ def test_no_alert_carries_a_suppressed_value(pipeline_home, receiver, monkeypatc
     wire = json.dumps(post)
     for shown in ("33.3", "33,3", "0.3333"):
         assert shown not in wire
+
+
+def _pin_clock(monkeypatch, when: datetime) -> None:
+    from pipelines.defs import alerts, marts, serving
+
+    for module in (alerts, marts, serving):
+        monkeypatch.setattr(module, "run_now", lambda: when)
+
+
+def test_the_demo_tells_items_due_soon_then_overdue_as_time_passes(home, receiver, monkeypatch):
+    """The demo's alerts.yaml with a receiver: the first run tells what is overdue and what is
+    due within 12 hours; half a day and a live drop later, items that were due soon are told as
+    overdue, and nothing already told is told again."""
+    from pipelines import demo
+
+    until = date(2025, 11, 30)
+    demo.generate(home, months=2, until=until, scale=1)
+    assert (home / "alerts.yaml").read_bytes() == (
+        Path(__file__).parent.parent / "examples" / "alerts.yaml"
+    ).read_bytes()
+    monkeypatch.setenv("CX_WEBHOOK_URL", receiver.url)
+
+    first = datetime(2025, 12, 1, 6, 0)
+    _pin_clock(monkeypatch, first)
+    assert materialize_all(settings()).success
+    told = {p["alerts"][0]["event"]: {a["subject"] for a in p["alerts"]} for p in receiver.posts}
+    assert {"item_due_soon", "item_overdue"} <= set(told)
+    assert "status_changed" not in told  # the leads e-mail channel is off without an SMTP URL
+
+    later = first + timedelta(hours=13)
+    demo.live(home, max_steps=1, every=0, now=lambda: later.replace(tzinfo=UTC))
+    _pin_clock(monkeypatch, later)
+    before = len(receiver.posts)
+    assert materialize_all(settings()).success
+    now_told: dict[str, set] = {}
+    for post in receiver.posts[before:]:
+        now_told.setdefault(post["alerts"][0]["event"], set()).update(
+            a["subject"] for a in post["alerts"]
+        )
+    assert now_told["item_overdue"] & told["item_due_soon"]  # due soon then, overdue now
+    for event, subjects in now_told.items():
+        assert not subjects & told.get(event, set()), event  # nothing told twice
