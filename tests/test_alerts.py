@@ -280,7 +280,7 @@ def test_status_changes_compare_with_the_log_and_the_first_is_only_recorded(con,
     [post] = receiver.posts
     assert post["text"] == (
         "OutcomeLoop: 1 outcome status change(s) for the whole organisation: "
-        "revenue on track -> off track (2025-03-01)."
+        "revenue went from on track to off track (period starting 2025-03-01)."
     )
     assert post["alerts"][0]["subject"] == "revenue: on_track -> off_track (2025-03-01)"
     assert post["alerts"][0]["details"]["value"] == 1000.0

@@ -15,6 +15,7 @@ import yaml
 from metrics.config import EXAMPLES_DIR, ConfigError, settings
 from metrics.sources import SourcesConfig
 from metrics.strategy import Strategy
+from pipelines.alerts.config import AlertsConfig
 from pipelines.cli import build_parser, main
 from pipelines.cli.terminal import TerminalHandler, dagster_log_only, terminal_logging
 
@@ -115,6 +116,7 @@ def _as_an_editor_reads(path: Path):
     [
         ("strategy.schema.json", Strategy, "strategy.yaml"),
         ("sources.schema.json", SourcesConfig, "sources.yaml"),
+        ("alerts.schema.json", AlertsConfig, "alerts.yaml"),
     ],
 )
 def test_schema_writes_json_schemas_that_accept_the_examples_and_catch_typos(
@@ -142,4 +144,4 @@ def test_schema_writes_json_schemas_that_accept_the_examples_and_catch_typos(
 def test_schema_defaults_to_the_home_folder(home):
     assert main(["schema"]) == 0
     written = sorted(p.name for p in (home / "schemas").iterdir())
-    assert written == ["sources.schema.json", "strategy.schema.json"]
+    assert written == ["alerts.schema.json", "sources.schema.json", "strategy.schema.json"]

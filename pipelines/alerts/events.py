@@ -152,7 +152,9 @@ def statuses(
                 event=rule.event,
                 subject=status_subject(node, status, period, old),
                 unit=ALL_UNITS,
-                line=f"{node} {old.replace('_', ' ')} -> {status.replace('_', ' ')} ({period})",
+                # words, not "->": Slack reads < > & as markup
+                line=f"{node} went from {old.replace('_', ' ')} to {status.replace('_', ' ')} "
+                f"(period starting {period})",
                 details=details,
             )
         )

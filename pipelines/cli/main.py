@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_reload)
 
     p = sub.add_parser(
-        "schema", help="write JSON Schemas of strategy.yaml and sources.yaml for editors"
+        "schema",
+        help="write JSON Schemas of strategy.yaml, sources.yaml and alerts.yaml for editors",
     )
     p.add_argument("--out", help="folder to write them to (default: $OUTCOMELOOP_HOME/schemas)")
     p.set_defaults(func=cmd_schema)

@@ -1,4 +1,4 @@
-"""`outcomeloop schema`: JSON Schemas for strategy.yaml and sources.yaml, for editors.
+"""`outcomeloop schema`: JSON Schemas for strategy.yaml, sources.yaml and alerts.yaml, for editors.
 
 The schemas come from the same pydantic models that load the files, so an editor (VS Code's YAML
 extension, or any yaml-language-server client) completes keys and flags typos with the rules
@@ -22,10 +22,12 @@ def schemas() -> dict[str, dict]:
     """File name -> JSON Schema, one per configuration file."""
     from metrics.sources import SourcesConfig
     from metrics.strategy import Strategy
+    from pipelines.alerts.config import AlertsConfig
 
     return {
         "strategy.schema.json": _with_dialect(Strategy.model_json_schema()),
         "sources.schema.json": _with_dialect(SourcesConfig.model_json_schema()),
+        "alerts.schema.json": _with_dialect(AlertsConfig.model_json_schema()),
     }
 
 
@@ -50,6 +52,6 @@ def cmd_schema(args: argparse.Namespace) -> int:
         print(path)
     print(
         "VS Code (YAML extension): make this the first line of strategy.yaml "
-        f"(and likewise for sources.yaml): # yaml-language-server: $schema={paths[0]}"
+        f"(and likewise for sources.yaml and alerts.yaml): # yaml-language-server: $schema={paths[0]}"
     )
     return 0

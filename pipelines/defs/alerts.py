@@ -85,9 +85,9 @@ def alerts(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
             failed_runs=failed,
         )
         refreshed = result.changed_log and refresh_snapshot(con, cfg.snapshot)
-        pending, failed_total = con.execute(
-            "SELECT count(*) FILTER (status = 'pending'), count(*) FILTER (status = 'failed') "
-            "FROM ops.alert_log"
+        logged, pending, failed_total = con.execute(
+            "SELECT count(*), count(*) FILTER (status = 'pending'), "
+            "count(*) FILTER (status = 'failed') FROM ops.alert_log"
         ).fetchone()
     for rule, reason in result.off.items():
         context.log.info(f"rule {rule} not evaluated: {reason}")
@@ -95,6 +95,7 @@ def alerts(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
         context.log.warning(f"rule {rule}: send failed, will retry: {error}")
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": logged,
             "alerts_file": str(cfg.alerts_path),
             "rules": len(config.rules),
             "rules_off": len(result.off),
