@@ -800,7 +800,11 @@ def test_the_demo_command_prints_the_demo_lines(home, capsys):
     assert lines[0] == f"demo: 1 months 2026-03..2026-03-10, 5 units, scale 0.05, seed 7 -> {inbox}"
     assert lines[1].startswith("  2026-03 (1/1): nps ")
     assert re.fullmatch(rf"demo: [\d,]+ events in {files} files", lines[2])
-    assert lines[3:] == [f"demo data written to {inbox} ({files} files)"]
+    assert lines[3:] == [
+        f"demo data written to {inbox} ({files} files)",
+        f"alerts: {home / 'alerts.yaml'} is off until CX_WEBHOOK_URL is set; "
+        "`python examples/alert_receiver.py` prints them as they arrive",
+    ]
 
 
 def test_units_can_be_chosen(tmp_path):
