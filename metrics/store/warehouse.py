@@ -148,6 +148,17 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(source.ddl("events"))
 
 
+def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether `schema.table` exists in the connection's current database."""
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = "
+            "current_database() AND table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
 def query_snapshot(
     snapshot: Path | str,
     sql: str,

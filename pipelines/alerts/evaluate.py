@@ -75,7 +75,15 @@ def evaluate_alerts(
     return result
 
 
-def _current(con, rule: Rule, now, freshness_hours, configured_sources, failed_runs):
+def _current(
+    con: duckdb.DuckDBPyConnection,
+    rule: Rule,
+    now: datetime,
+    freshness_hours: Callable[[str], float],
+    configured_sources: list[str],
+    failed_runs: list[events.FailedRun],
+) -> list[events.Alert]:
+    """The rule's subjects now (a status_changed rule also records its baselines here)."""
     if rule.event in ("item_due_soon", "item_overdue"):
         return events.items(con, rule, now)
     if rule.event == "status_changed":
@@ -106,7 +114,16 @@ def message_for(rule: Rule, owed: list[events.Alert]) -> Message:
     return Message(headline=headline, text=text, alerts=alerts)
 
 
-def _deliver(con, config, rule, current, now, env, result: Evaluation) -> None:
+def _deliver(
+    con: duckdb.DuckDBPyConnection,
+    config: AlertsConfig,
+    rule: Rule,
+    current: dict[str, events.Alert],
+    now: datetime,
+    env: Mapping[str, str],
+    result: Evaluation,
+) -> None:
+    """Send everything the rule owes as one message, and record how it went."""
     owed = [
         # a subject owed from an earlier evaluation that is no longer current (the item was
         # acted upon since) is still told, by name: it was true when it was found

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 import duckdb
 
 from metrics.schemas import ALL_UNITS, SOURCES
+from metrics.store.warehouse import has_table
 from pipelines.alerts.config import Rule
 
 
@@ -68,20 +69,10 @@ def _stamp(when: datetime | None) -> str | None:
     return None if when is None else f"{when:%Y-%m-%d %H:%M}"
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = "
-            "current_database() AND table_schema = ? AND table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
-
-
 def items(con: duckdb.DuckDBPyConnection, rule: Rule, now: datetime) -> list[Alert]:
     """In-loop items without any action: due within the rule's hours (item_due_soon), or past
     their deadline (item_overdue). Held items are never in the loop, so never alerted."""
-    if not _has_table(con, "marts", "feedback_items"):
+    if not has_table(con, "marts", "feedback_items"):
         return []
     if rule.event == "item_due_soon":
         window = "due_at > ? AND due_at <= ?"
@@ -117,7 +108,7 @@ def statuses(
 ) -> tuple[list[Alert], list[Alert]]:
     """(changes to send, baselines to record): each watched node's status for the whole
     organisation in its latest period with data, against the status the log last holds for it."""
-    if not _has_table(con, "marts", "outcome_progress"):
+    if not has_table(con, "marts", "outcome_progress"):
         return [], []
     rows = con.execute(
         """SELECT node, period_start, status, value, progress, expected_progress
