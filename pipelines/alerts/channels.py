@@ -14,6 +14,7 @@ User and password are URL-encoded (`%40` for `@`).
 
 from __future__ import annotations
 
+import http.client
 import json
 import smtplib
 import ssl
@@ -87,7 +88,7 @@ def send(channel: Channel, message: Message, env: Mapping[str, str]) -> None:
             raise SendFailed(f"unknown channel type {type(channel).__name__}")
     except SendFailed as exc:
         raise SendFailed(secrets.scrub(str(exc))) from None
-    except (OSError, smtplib.SMTPException, ValueError) as exc:
+    except (OSError, http.client.HTTPException, smtplib.SMTPException, ValueError) as exc:
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         raise SendFailed(secrets.scrub(reason)) from None
 
