@@ -484,6 +484,14 @@ def test_check_validates_alerts_yaml(home, capsys):
     assert f"ok   {home / 'alerts.yaml'}" in capsys.readouterr().out
 
 
+def test_run_with_a_broken_alerts_yaml_stops_before_running(home, capsys):
+    (home / "alerts.yaml").write_text("rules:\n  - {event: item_overdue, channel: nowhere}\n")
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "rules[0].channel: no channel called 'nowhere'" in err
+    assert not (home / "warehouse.duckdb").exists()
+
+
 # --- the whole graph ----------------------------------------------------------------------------
 
 E2E_ALERTS = """
