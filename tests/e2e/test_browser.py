@@ -51,7 +51,7 @@ PAGES = [
     ("readiness", "readiness",
      ["Units ready", "Only the assessor count", "Closest to passing", "Data current through"]),
     ("data-health", "data_health",
-     ["Data health", "Rejected files", "no data yet", "Data current through"]),
+     ["Data health", "Rejected files", "no data yet", "Alerts pending", "Data current through"]),
 ]  # fmt: skip
 
 
