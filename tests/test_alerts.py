@@ -412,6 +412,39 @@ def test_email_without_a_server_stays_pending_with_the_reason(con):
     assert "pw-secret" not in row["error"]
 
 
+def test_starttls_when_the_url_asks_for_it(con, tmp_path, monkeypatch):
+    """A server that refuses mail before STARTTLS: `smtp+starttls://` gets through (the client
+    verifies the server's certificate, trusted here through SSL_CERT_FILE); plain `smtp://` is
+    refused and stays pending with the server's answer."""
+    import ssl
+
+    pytest.importorskip("cryptography")
+    from tests.alert_servers import self_signed_certificate
+
+    config = _config(
+        """
+        channels:
+          leads: {type: email, to: leads@example.com, from: outcomeloop@example.com}
+        rules:
+          - {event: item_overdue, channel: leads}
+        """
+    )
+    _item(con, "R_1", NOW - timedelta(hours=3))
+    cert, key = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    with smtp_server(tls_context=server_tls) as (port, messages):
+        plain = _evaluate(con, config, {"OUTCOMELOOP_SMTP_URL": f"smtp://127.0.0.1:{port}"})
+        assert plain.sent == 0 and "STARTTLS" in _log(con)[0]["error"]
+        url = f"smtp+starttls://127.0.0.1:{port}"
+        assert _evaluate(con, config, {"OUTCOMELOOP_SMTP_URL": url}).sent == 1
+    assert [m["Subject"] for m in messages] == [
+        "OutcomeLoop: 1 feedback item(s) past their deadline with no action"
+    ]
+    assert _log(con)[0]["attempts"] == 2
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
