@@ -38,6 +38,8 @@ class Settings:
     dagster_url: str = "http://localhost:3000"
     #: alerts.yaml, or None when there is none (no file, no alerts)
     alerts_path: Path | None = None
+    #: access.yaml (who sees what on a shared dashboard); None: a single-user dashboard.
+    access_path: Path | None = None
 
     def example_notices(self) -> list[str]:
         """A sentence per configuration file taken from the bundled examples because the home
@@ -128,4 +130,16 @@ def settings(env: Mapping[str, str] | None = None) -> Settings:
         automation_interval_minutes=int(interval),
         dagster_url=env.get("OUTCOMELOOP_DAGSTER_URL") or "http://localhost:3000",
         alerts_path=_alerts_path(env, home),
+        access_path=_access_path(env, home),
     )
+
+
+def _access_path(env: Mapping[str, str], home: Path) -> Path | None:
+    """`$OUTCOMELOOP_ACCESS` (which `outcomeloop check` reports if it is missing, and with which
+    the dashboard lets nobody in), else `$OUTCOMELOOP_HOME/access.yaml` if it exists, else None:
+    no example stands in, without the file the dashboard stays single-user."""
+    explicit = env.get("OUTCOMELOOP_ACCESS")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    in_home = home / "access.yaml"
+    return in_home if in_home.is_file() else None

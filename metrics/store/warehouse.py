@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from metrics.schemas import SOURCES
+from metrics.store import scope
 from metrics.store.sql import literal
 
 LEDGER_DDL = """
@@ -164,13 +165,15 @@ def query_snapshot(
     sql: str,
     params: Sequence[Any] | None = None,
     *,
+    units: Sequence[str] | None = None,
     retries: int = 5,
 ) -> Any:
     """Run one query against the published snapshot and return an Arrow table.
 
     A fresh in-memory connection ATTACHes the snapshot READ_ONLY as `snap` (and `USE`s it, so
     queries name tables as `marts.measure_values`), runs the query, and closes. Retries briefly if
-    the file is being swapped at that instant.
+    the file is being swapped at that instant. With `units`, the query reads the snapshot through
+    views limited to those units' rows (metrics/store/scope.py), not the tables themselves.
     """
     snapshot = Path(snapshot)
     last: Exception | None = None
@@ -178,8 +181,12 @@ def query_snapshot(
         con = duckdb.connect(":memory:")
         try:
             con.execute("SET TimeZone = 'UTC'")
-            con.execute(f"ATTACH {literal(snapshot)} AS snap (READ_ONLY)")
-            con.execute("USE snap")
+            if units is None:
+                con.execute(f"ATTACH {literal(snapshot)} AS snap (READ_ONLY)")
+                con.execute("USE snap")
+            else:
+                con.execute(f"ATTACH {literal(snapshot)} AS {scope.SOURCE} (READ_ONLY)")
+                scope.create_scoped_views(con, units)
             return con.sql(sql, params=list(params or [])).to_arrow_table()  # no DB-API copy
         except (duckdb.IOException, duckdb.CatalogException) as exc:
             if not snapshot.exists():

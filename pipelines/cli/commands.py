@@ -29,9 +29,10 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_REJECTED = 0, 1, 2, 3
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate the configuration files (strategy, sources, and alerts.yaml when there is one),
-    listing every problem with its YAML path; then preview the landed files not judged yet and
-    list what in the inbox no source reads (writes nothing)."""
+    """Validate the configuration files (strategy, sources, and alerts.yaml and access.yaml when
+    there are ones), listing every problem with its YAML path; then preview the landed files not
+    judged yet and list what in the inbox no source reads (writes nothing)."""
+    from metrics.access import AccessError, load_access
     from metrics.sources import SourcesError, load_sources
     from metrics.strategy import StrategyError, load_strategy
 
@@ -40,12 +41,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         print_notices(cfg)
     strategy_path = Path(args.strategy) if args.strategy else cfg.strategy_path
     sources_path = Path(args.sources) if args.sources else cfg.sources_path
-    failed = False
-    loaded = {}
-    for path, load, error in (
+    files = [
         (strategy_path, load_strategy, StrategyError),
         (sources_path, load_sources, SourcesError),
-    ):
+    ]
+    if cfg.access_path is not None:
+        files.append((cfg.access_path, load_access, AccessError))
+    failed = False
+    loaded = {}
+    for path, load, error in files:
         try:
             loaded[load] = load(path)
             print(f"ok   {path}")

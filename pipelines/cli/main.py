@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "check",
-        help="validate strategy.yaml, sources.yaml and alerts.yaml, listing every problem; "
-        "preview the landed files not judged yet (writes nothing)",
+        help="validate strategy.yaml, sources.yaml, alerts.yaml and access.yaml, listing every "
+        "problem; preview the landed files not judged yet (writes nothing)",
     )
     p.add_argument("strategy", nargs="?", help="strategy file (default: the configured one)")
     p.add_argument("--sources", help="sources file (default: the configured one)")
