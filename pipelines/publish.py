@@ -3,6 +3,10 @@
 `publish_snapshot` copies the marts, the ledger and what the dashboard needs into a NEW DuckDB file
 beside `serving/current.duckdb` and moves it over that file (fsync, rename, fsync the folder), so a
 reader sees the old snapshot or the new one, never a partial one. docs/snapshot.md lists its tables.
+
+Contact details customers write into comments (e-mail addresses, phone numbers) are masked in every
+table of the snapshot (`_mask_free_text`), since BI tools and notebooks read it too; the warehouse
+keeps the raw text for the pipeline.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ import duckdb
 from metrics import CONTRACT_VERSION
 from metrics.display import default_format
 from metrics.periods import period_start_sql
+from metrics.privacy import mask_contacts
 from metrics.schemas import SOURCE_NAMES, SOURCES
 from metrics.sources import SourcesConfig
 from metrics.store.files import replace_into
-from metrics.store.sql import literal
+from metrics.store.sql import identifier, literal
 from metrics.strategy import Strategy
 from pipelines.alerts.log import copy_alert_log
 from pipelines.ingestion.inbox import unread_entries
@@ -30,6 +35,11 @@ from pipelines.marts.registry import MART_NAMES
 
 #: The newest quarantined rows copied into the snapshot (the summary counts every row).
 QUARANTINE_ROWS_IN_SNAPSHOT = 5000
+#: Free text, in whichever table of the snapshot a column of this name is: what customers (or
+#: colleagues) typed, or a raw record holding it. Its contact details are masked at publish.
+FREE_TEXT_COLUMNS = (
+    "comment", "comments", "note", "notes", "text", "record", "sample_record", "example", "examples",
+)  # fmt: skip
 
 
 def _tree_rows(strategy: Strategy) -> list[tuple]:
@@ -165,6 +175,8 @@ def _build(
             "INSERT INTO snap.serving.strategy VALUES (?)",
             [json.dumps(strategy.model_dump(mode="json"))],
         )
+        if strategy.privacy.mask_contacts:
+            _mask_free_text(con)
         data_through = _data_through(con, now)
         con.execute(
             "CREATE TABLE snap.serving.meta (built_at TIMESTAMP, data_through TIMESTAMP, "
@@ -187,6 +199,36 @@ def _build(
     finally:
         con.execute("DETACH snap")
     return data_through
+
+
+def _mask_free_text(con: duckdb.DuckDBPyConnection) -> None:
+    """Mask e-mail addresses and phone numbers (metrics.privacy, the one rule screens use too) in
+    every FREE_TEXT_COLUMNS column of every table of the new snapshot (text or a list of texts)."""
+    columns = con.execute(
+        "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_catalog = 'snap' AND column_name IN (SELECT unnest(?)) "
+        "AND data_type IN ('VARCHAR', 'VARCHAR[]') ORDER BY ALL",
+        [list(FREE_TEXT_COLUMNS)],
+    ).fetchall()
+    if not columns:
+        return
+    con.create_function(
+        "_outcomeloop_mask", mask_contacts, ["VARCHAR"], "VARCHAR", side_effects=False
+    )
+    try:
+        for schema, table, column, data_type in columns:
+            col = identifier(column)
+            masked = (
+                f"_outcomeloop_mask({col})"
+                if data_type == "VARCHAR"
+                else f"list_transform({col}, x -> _outcomeloop_mask(x))"
+            )
+            con.execute(
+                f"UPDATE snap.{identifier(schema)}.{identifier(table)} SET {col} = {masked} "
+                f"WHERE {col} IS NOT NULL"
+            )
+    finally:
+        con.remove_function("_outcomeloop_mask")
 
 
 #: A `.next-*` file untouched this long belongs to a publish that was killed.
