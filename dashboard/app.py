@@ -2,7 +2,8 @@
 
 Four pages, one question each: is the strategy on track to revenue (Outcome tree), is feedback acted
 upon (Feedback loop), which units may run the loop (Readiness), and did the data arrive (Data health).
-Every page reads only the published snapshot. The sidebar always says how current the data is, and
+Every page reads only the published snapshot. With access.yaml, a visitor signs in first and sees
+only their role's pages (dashboard/auth.py); until then, the sign-in page and no data. The sidebar always says how current the data is, and
 a small fragment polls the snapshot's build time so an open page refreshes by itself when the
 pipeline publishes.
 """
@@ -20,9 +21,10 @@ if str(_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard import queries  # noqa: E402
+from dashboard import auth, queries  # noqa: E402
 from dashboard.components.formatting import age_is_old, format_age, format_timestamp  # noqa: E402
 from dashboard.components.text import escape_markdown  # noqa: E402
+from metrics.access import AccessError  # noqa: E402
 
 #: How often an open page checks whether a new snapshot was published.
 LIVE_POLL_SECONDS = 5
@@ -77,9 +79,17 @@ def main() -> None:
         page_icon=":material/conversion_path:",
         initial_sidebar_state="expanded",
     )
+    try:
+        grant = auth.grant()
+    except AccessError:
+        grant = None
+    if grant is None:  # signed out, unknown, or access.yaml invalid: no page reads any data
+        st.navigation([st.Page(auth.sign_in_page, title="Sign in", default=True)]).run()
+        return
+    allowed = [p for p in PAGES if Path(p[0]).stem in grant.pages]
     pages = [
         st.Page(PAGES_DIR / file, title=title, icon=icon, url_path=url, default=i == 0)
-        for i, (file, title, icon, url) in enumerate(PAGES)
+        for i, (file, title, icon, url) in enumerate(allowed)
     ]
     page = st.navigation(pages)
     try:
@@ -89,6 +99,7 @@ def main() -> None:
     with st.sidebar:
         st.markdown("### OutcomeLoop")
         live_status()
+        auth.sidebar_identity()
     page.run()
 
 

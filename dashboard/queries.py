@@ -5,8 +5,13 @@ not strategy.yaml: the strategy travels inside the snapshot). Each query goes th
 `metrics.store.warehouse.query_snapshot`, which attaches the file READ_ONLY from a fresh in-memory
 connection, runs one statement and closes, so the pipeline can swap in a new snapshot at any time.
 
+Who reads limits what is read: with access.yaml, every query runs with the signed-in reader's units
+(`auth.reader_units`), through views of the snapshot that hold only those units' rows and no `all`
+row unless the role reads every unit (metrics/store/scope.py). Tables, charts, downloads and
+drill-downs all come from here, so none of them can show another unit.
+
 Values from widgets reach SQL only as parameters. Every result is cached once, by `_run`, on the
-snapshot's identity, the statement and its parameters. For the data that identity is the
+snapshot's identity, the statement, its parameters and the reader's units. For the data that identity is the
 snapshot's `built_at`: when the pipeline publishes, `built_at` changes, the keys change and the
 pages show the new numbers by themselves (the TTL only bounds memory). `serving.meta`, which says
 what `built_at` is, is keyed on the file's identity (inode, size, modification time) instead, so it
@@ -26,6 +31,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
+from dashboard import auth
 from metrics.config import settings
 from metrics.schemas import ALL_UNITS
 from metrics.store.warehouse import query_snapshot
@@ -80,11 +86,14 @@ def snapshot_path() -> Path:
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _cached_query(path: str, key: str, sql: str, params: list[Any]) -> pd.DataFrame:
-    """One statement against the snapshot, Arrow converted to pandas at the edge; cached per
-    (file, snapshot identity, statement, parameters). Errors are raised, never cached."""
+def _cached_query(
+    path: str, key: str, sql: str, params: list[Any], units: tuple[str, ...] | None
+) -> pd.DataFrame:
+    """One statement against the snapshot (as `units` may read it), Arrow converted to pandas at
+    the edge; cached per (file, snapshot identity, statement, parameters, units). Errors are
+    raised, never cached."""
     try:
-        return query_snapshot(path, sql, params).to_pandas()
+        return query_snapshot(path, sql, params, units=units).to_pandas()
     except FileNotFoundError:
         raise
     except duckdb.Error as exc:
@@ -92,8 +101,10 @@ def _cached_query(path: str, key: str, sql: str, params: list[Any]) -> pd.DataFr
 
 
 def _run(snapshot: _Snapshot, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
-    """Every query of the dashboard: `sql` with `params` against `snapshot`, cached on its key."""
-    return _cached_query(snapshot.path, snapshot.key, sql, list(params or []))
+    """Every query of the dashboard: `sql` with `params` against `snapshot` as the current reader
+    may read it, cached on its key. Raises auth.NotSignedIn for a visitor who may read nothing."""
+    units = auth.reader_units()
+    return _cached_query(snapshot.path, snapshot.key, sql, list(params or []), units)
 
 
 def _dates(df: pd.DataFrame, column: str) -> list[date]:
@@ -178,7 +189,11 @@ def measures(meta: Meta) -> pd.DataFrame:
 
 
 def progress_periods(meta: Meta) -> list[date]:
-    """Periods with outcome progress for the whole organisation, newest first."""
+    """Periods with outcome progress for the whole organisation, newest first (for a reader of
+    some units: the periods their units have values in)."""
+    if auth.reader_units() is not None:
+        sql = "SELECT DISTINCT period_start FROM marts.measure_values ORDER BY period_start DESC"
+        return _dates(_run(meta, sql), "period_start")
     df = _run(
         meta,
         "SELECT DISTINCT period_start FROM marts.outcome_progress WHERE unit = ? "
@@ -225,6 +240,12 @@ def measure_values(
         "ORDER BY mv.measure, mv.unit, mv.period_start",
         [measure, measure, unit_list, unit_list],
     )
+
+
+def unit_choices(meta: Meta) -> list[str]:
+    """The units a unit picker offers the reader: the organisation first when they may read it."""
+    named = units(meta)
+    return [ALL_UNITS, *named] if auth.reader_units() is None else named
 
 
 def units(meta: Meta) -> list[str]:

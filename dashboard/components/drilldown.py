@@ -22,7 +22,6 @@ from dashboard.components.formatting import (
     unit_name,
 )
 from dashboard.components.text import comment_text, escape_markdown
-from metrics.schemas import ALL_UNITS
 
 #: Sources whose responses the snapshot keeps for the drill-down (docs/snapshot.md).
 RESPONSE_SOURCES = ("nps", "ces")
@@ -45,7 +44,10 @@ def responses_behind(meta: queries.Meta, default_unit: str, default_period: date
     labels = dict(
         zip(measures["measure"], measures["label"].fillna(measures["measure"]), strict=True)
     )
-    unit_options = [ALL_UNITS, *queries.units(meta)]
+    unit_options = queries.unit_choices(meta)
+    if not unit_options:
+        st.caption("The snapshot holds no values for your units yet.")
+        return
     c1, c2, c3 = st.columns(3)
     measure = c1.selectbox(
         "Measure", list(labels), format_func=lambda m: labels[m], key="drill_measure"

@@ -363,9 +363,9 @@ def render() -> None:
 def _render(meta: queries.Meta) -> None:
     strategy = queries.strategy(meta)
     periods = queries.progress_periods(meta)
-    units = queries.units(meta)
+    choices = queries.unit_choices(meta)
     c1, c2, c3 = st.columns([1, 1, 1], vertical_alignment="bottom")
-    if not periods:
+    if not periods or not choices:
         with c3:
             _context_popover(strategy)
         st.info(
@@ -378,11 +378,16 @@ def _render(meta: queries.Meta) -> None:
         format_func=lambda p: format_period(p, meta.period),
     )  # fmt: skip
     unit = c2.selectbox(
-        "Unit", [ALL_UNITS, *units], index=0, format_func=unit_name, key="tree_unit",
+        "Unit", choices, index=0, format_func=unit_name, key="tree_unit",
         help="Shows the unit's own values beside the organisation's.",
     )  # fmt: skip
     with c3:
         _context_popover(strategy)
+    if ALL_UNITS not in choices:
+        st.caption(
+            "You see your units' values; the whole organisation's are for roles that read "
+            "every unit."
+        )
 
     views = build_views(meta, period)
     period_name = format_period(period, meta.period)
