@@ -42,6 +42,7 @@ from dashboard.components.tree import tree_dot
 from metrics.schemas import ALL_UNITS
 
 QUESTION = "Is the strategy on track to revenue? Every node: value, target, progress, status."
+NO_DATA = "No data for this period"
 
 
 def _present(value: Any) -> bool:
@@ -72,7 +73,7 @@ def node_view(tree_row: pd.Series, prog: pd.Series | None, info: dict[str, Any])
         "hidden": None,
     }
     if prog is None:
-        view["hidden"] = "No data for this period"
+        view["hidden"] = NO_DATA
         return view
     view["status"] = prog["status"] if _present(prog["status"]) else "insufficient_data"
     has_measure = view["measure"] is not None
@@ -243,7 +244,7 @@ def _unit_views(meta: queries.Meta, period: date, unit: str) -> dict[str, dict[s
         if t["node"] in own:
             out[t["node"]] = node_view(t, own[t["node"]], info)
             continue
-        view = {"value": "–", "hidden": "No data for this period"}
+        view = {"value": "–", "hidden": NO_DATA}
         if t["measure"] in values.index:
             mv = values.loc[t["measure"]]
             if bool(mv["suppressed"]):
@@ -260,6 +261,17 @@ def _unit_views(meta: queries.Meta, period: date, unit: str) -> dict[str, dict[s
                 }
         out[t["node"]] = view
     return out
+
+
+def _own_views(meta: queries.Meta, period: date, unit: str) -> list[dict[str, Any]]:
+    """The tree for a reader of some units only: the unit's progress where the tree gives it
+    targets (`by_unit`), else the unit's own values of the tree's measures."""
+    views = build_views(meta, period, unit)
+    own = _unit_views(meta, period, unit)
+    for view in views:
+        if view["hidden"] == NO_DATA and view["node"] in own:
+            view.update(own[view["node"]])
+    return views
 
 
 def _suppressed_notes(meta: queries.Meta, period: date, measure_ids: list[str]) -> None:
@@ -389,7 +401,11 @@ def _render(meta: queries.Meta) -> None:
             "every unit."
         )
 
-    views = build_views(meta, period)
+    if ALL_UNITS in choices:
+        views = build_views(meta, period)
+        unit_views = _unit_views(meta, period, unit) if unit != ALL_UNITS else None
+    else:  # a reader of some units: the tree of the chosen one
+        views, unit_views = _own_views(meta, period, unit), None
     period_name = format_period(period, meta.period)
     _headline(views, period_name)
 
@@ -401,7 +417,6 @@ def _render(meta: queries.Meta) -> None:
     with right:
         _promises(views)
 
-    unit_views = _unit_views(meta, period, unit) if unit != ALL_UNITS else None
     _table(views, unit_views, unit)
     _suppressed_notes(meta, period, [v["measure"] for v in views if v["measure"]])
 
