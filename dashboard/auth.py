@@ -51,7 +51,7 @@ def access_config() -> AccessConfig | None:
 
 
 def signed_in() -> bool:
-    return bool(st.user.is_logged_in)
+    return bool(st.user.get("is_logged_in", False))
 
 
 def grant() -> Grant | None:
@@ -103,8 +103,23 @@ def sign_in_page() -> None:
         )
         st.button("Sign out", on_click=st.logout, key="auth_sign_out")
         return
+    if not _sign_in_configured():
+        st.error(
+            "The dashboard has an access list but no sign-in: add an [auth] section to "
+            ".streamlit/secrets.toml (docs/deploy.md shows one).",
+            icon=":material/lock:",
+        )
+        return
     st.info("Sign in with your company account to see the dashboard.", icon=":material/lock:")
     st.button("Sign in", on_click=st.login, type="primary", key="auth_sign_in")
+
+
+def _sign_in_configured() -> bool:
+    """Whether Streamlit's secrets hold the [auth] section st.login needs."""
+    try:
+        return "auth" in st.secrets
+    except FileNotFoundError:  # no secrets.toml at all
+        return False
 
 
 def sidebar_identity() -> None:

@@ -209,3 +209,56 @@ def test_a_unit_name_is_data_not_sql(tmp_path):
     make_snapshot(path)
     sql = "SELECT count(*) AS n FROM marts.measure_values"
     assert query_snapshot(path, sql, units=["x') OR true --"]).to_pylist() == [{"n": 0}]
+
+
+# --- the gate: with access.yaml, nobody signed in reads anything --------------------------------
+
+
+def _app(home: Path):
+    from streamlit.testing.v1 import AppTest
+
+    make_snapshot(home / "serving" / "current.duckdb")
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    return AppTest.from_file(str(app), default_timeout=30)
+
+
+def _shown(at) -> str:
+    kinds = ("title", "markdown", "caption", "info", "warning", "error", "metric")
+    return "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))
+
+
+def test_without_access_yaml_the_dashboard_is_single_user(home):
+    at = _app(home).run()
+    assert not at.exception
+    assert "Data current through" in _shown(at)
+
+
+def test_with_access_yaml_a_signed_out_visitor_reads_nothing(home):
+    (home / "access.yaml").write_text(CONTRACT_EXAMPLE)
+    at = _app(home).run()
+    assert not at.exception
+    shown = _shown(at)
+    # no [auth] in secrets here, so the page says what is missing instead of a sign-in button
+    assert "has an access list but no sign-in" in shown
+    assert "Data current through" not in shown and not at.metric and not at.dataframe
+
+
+def test_an_invalid_access_yaml_lets_nobody_in(home):
+    (home / "access.yaml").write_text("roles: {r: {units: some}}\nusers: {a@x.com: r}\n")
+    at = _app(home).run()
+    assert not at.exception
+    shown = _shown(at)
+    assert "roles.r.units: unknown units 'some'" in shown
+    assert "Data current through" not in shown and not at.metric
+
+
+def test_queries_refuse_a_visitor_without_a_grant(home, monkeypatch):
+    """The query layer itself refuses, whatever page or widget asks (outside the gate too)."""
+    from dashboard import auth, queries
+
+    (home / "access.yaml").write_text(CONTRACT_EXAMPLE)
+    make_snapshot(home / "serving" / "current.duckdb")
+    monkeypatch.setattr(auth, "signed_in", lambda: False)
+    with pytest.raises(auth.NotSignedIn):
+        queries.current()
+    assert auth.can_log_actions() is False
