@@ -3,6 +3,7 @@ every dashboard query reads the snapshot through."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -262,3 +263,8 @@ def test_queries_refuse_a_visitor_without_a_grant(home, monkeypatch):
     with pytest.raises(auth.NotSignedIn):
         queries.current()
     assert auth.can_log_actions() is False
+
+
+def test_access_yaml_names_the_dashboards_pages():
+    app = (Path(__file__).resolve().parent.parent / "dashboard" / "app.py").read_text()
+    assert tuple(re.findall(r'\("(\w+)\.py", "', app)) == PAGES
