@@ -24,9 +24,19 @@ from pipelines.cli.instance import prepare_instance
 STOP_SEQUENCE = ((signal.SIGINT, 20), (signal.SIGTERM, 10), (signal.SIGKILL, 5))
 
 
+#: Hosts only this machine reaches.
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     cfg = settings()
     prepare_instance(cfg)
+    if args.host not in LOOPBACK:
+        unguarded = "the Dagster UI" + (" and the dashboard" if cfg.access_path is None else "")
+        print(
+            f"warning: {unguarded} will answer anyone who reaches {args.host} without a sign-in; "
+            "docs/deploy.md shows how to share them safely"
+        )
     env = dict(os.environ)
     bin_dir = Path(sys.executable).parent
     dagster = shutil.which("dagster", path=str(bin_dir)) or "dagster"
