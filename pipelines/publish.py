@@ -223,9 +223,16 @@ def _mask_free_text(con: duckdb.DuckDBPyConnection) -> None:
                 if data_type == "VARCHAR"
                 else f"list_transform({col}, x -> _outcomeloop_mask(x))"
             )
+            # Only text that could hold a contact reaches Python: an '@', or seven digits with at
+            # most two other characters between each (a superset of metrics.privacy.PHONE).
+            could = (
+                f"(contains({col}, '@') OR regexp_matches({col}, '\\d(\\D{{0,2}}\\d){{6}}'))"
+                if data_type == "VARCHAR"
+                else f"{col} IS NOT NULL"
+            )
             con.execute(
                 f"UPDATE snap.{identifier(schema)}.{identifier(table)} SET {col} = {masked} "
-                f"WHERE {col} IS NOT NULL"
+                f"WHERE {could}"
             )
     finally:
         con.remove_function("_outcomeloop_mask")
