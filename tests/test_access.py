@@ -268,3 +268,17 @@ def test_queries_refuse_a_visitor_without_a_grant(home, monkeypatch):
 def test_access_yaml_names_the_dashboards_pages():
     app = (Path(__file__).resolve().parent.parent / "dashboard" / "app.py").read_text()
     assert tuple(re.findall(r'\("(\w+)\.py", "', app)) == PAGES
+
+
+def test_every_dashboard_query_goes_through_the_scoped_run():
+    """The one way from the dashboard to the snapshot is queries._run, which asks the reader's
+    units; no page, component or other query may open the snapshot another way."""
+    dashboard = Path(__file__).resolve().parent.parent / "dashboard"
+    for path in dashboard.rglob("*.py"):
+        text = path.read_text()
+        opens = len(re.findall(r"query_snapshot\(|duckdb\.connect\(", text))
+        if path.name == "queries.py":
+            assert opens == 1, path  # in _cached_query, which only _run calls
+            assert len(re.findall(r"_cached_query\(", text)) == 2  # its definition and _run
+        else:
+            assert opens == 0, path
