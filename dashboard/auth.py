@@ -45,8 +45,8 @@ def access_config() -> AccessConfig | None:
         return None
     try:
         stat = path.stat()
-    except FileNotFoundError as exc:
-        raise AccessError(path, []) from exc
+    except FileNotFoundError:  # $OUTCOMELOOP_ACCESS names no file: its problem, nobody let in
+        return load_access(path)
     return _load(str(path), stat.st_mtime_ns, stat.st_size)
 
 

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from metrics.access import PAGES, AccessError, Grant, load_access, validate_access
-from metrics.config import ConfigError, settings
+from metrics.config import settings
 from metrics.store.scope import SHARED_TABLES
 from metrics.store.warehouse import query_snapshot
 from pipelines.cli.main import main
@@ -131,8 +131,11 @@ def test_access_file_is_found_in_home_or_by_variable(tmp_path):
     other = _write(tmp_path, CONTRACT_EXAMPLE)
     env = {"OUTCOMELOOP_HOME": str(home), "OUTCOMELOOP_ACCESS": str(other)}
     assert settings(env).access_path == other.resolve()
-    with pytest.raises(ConfigError, match="OUTCOMELOOP_ACCESS"):
-        settings({"OUTCOMELOOP_HOME": str(home), "OUTCOMELOOP_ACCESS": str(tmp_path / "no")})
+    # a variable naming no file is kept, so `check` reports it and the dashboard lets nobody in
+    env = {"OUTCOMELOOP_HOME": str(home), "OUTCOMELOOP_ACCESS": str(tmp_path / "no.yaml")}
+    assert settings(env).access_path == tmp_path / "no.yaml"
+    with pytest.raises(AccessError, match="access file .*no.yaml does not exist"):
+        load_access(settings(env).access_path)
 
 
 def test_check_validates_access_yaml(home, capsys):
