@@ -39,6 +39,8 @@ MEASURE_VALUES_SCHEMA = ibis.schema(
     }
 )
 
+_WITH_SE_SCHEMA = ibis.schema({**MEASURE_VALUES_SCHEMA, "se": "float64"})
+
 _NULL_FLOAT = ibis.null("float64")
 _NULL_STR = ibis.null("string")
 
@@ -60,16 +62,26 @@ def measure_values(events: EventTables, strategy: Strategy) -> ibis.Table:
     sum its measures need; each measure is then derived from that small aggregate, and a ratio
     from the two measures already built.
     """
+    return measure_values_with_se(events, strategy).drop("se")
+
+
+def measure_values_with_se(events: EventTables, strategy: Strategy) -> ibis.Table:
+    """marts.measure_values with each cell's standard error `se` (the interval's 1.96 before
+    the multiplication), from its own events: `nps` 100 * sqrt(((pP + pD) - (pP - pD)^2) / n),
+    `mean` s / sqrt(n) (s with n - 1; NULL below two responses), `share` 100 * sqrt(p (1 - p) / n)
+    in percent points; NULL for `sum`, `sum_ratio`, `ratio` and `employee_health`, and for a
+    value removed by anonymity. Honest change (metrics.changes) compares periods with it.
+    """
     built = _Built(events, strategy)
     parts = [built.measure(mid) for mid in strategy.measures]
     if not parts:
-        return empty_table(MEASURE_VALUES_SCHEMA)
+        return empty_table(_WITH_SE_SCHEMA)
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
 
 def measure_table(events: EventTables, strategy: Strategy, measure_id: str) -> ibis.Table:
     """One measure's rows of marts.measure_values (same columns, same types)."""
-    return _Built(events, strategy).measure(measure_id)
+    return _Built(events, strategy).measure(measure_id).drop("se")
 
 
 class _Built:
@@ -108,7 +120,7 @@ class _Built:
         else:
             source = self._source(measure_id, m)
             if source is None:
-                return empty_table(MEASURE_VALUES_SCHEMA)
+                return empty_table(_WITH_SE_SCHEMA)
             aggregates = source.cells(measure_id)
             if m.kind == "sum":
                 aggregates = source.zero_filled(aggregates)
@@ -124,6 +136,7 @@ class _Built:
             ci_high=cells.ci_high.cast("float64"),
             suppressed=cells.suppressed.cast("boolean"),
             note=cells.note.cast("string"),
+            se=cells.se.cast("float64"),
         )
 
     def _source(self, measure_id: str, m: Measure) -> _SourceCells | None:
@@ -356,7 +369,8 @@ def _nps(agg: ibis.Table, m: Measure) -> ibis.Table:
     p_d = agg.detractors.cast("float64") / agg.n
     value = (p_p - p_d) * 100.0
     variance = ibis.greatest((p_p + p_d) - (p_p - p_d) * (p_p - p_d), 0.0)
-    half = Z95 * 100.0 * (variance / agg.n).sqrt()
+    se = 100.0 * (variance / agg.n).sqrt()
+    half = Z95 * se
     return agg.select(
         "unit",
         "period_start",
@@ -365,12 +379,14 @@ def _nps(agg: ibis.Table, m: Measure) -> ibis.Table:
         ci_low=ibis.greatest(value - half, -100.0),
         ci_high=ibis.least(value + half, 100.0),
         note=_NULL_STR,
+        se=se,
     )
 
 
 def _mean(agg: ibis.Table, m: Measure) -> ibis.Table:
     """The mean with +/- 1.96 s / sqrt(n) (s with n - 1); no interval below two responses."""
-    half = Z95 * agg.sd / agg.n.cast("float64").sqrt()
+    se = agg.sd / agg.n.cast("float64").sqrt()  # NULL below two responses (no sd)
+    half = Z95 * se
     has_ci = agg.n >= 2
     return agg.select(
         "unit",
@@ -380,6 +396,7 @@ def _mean(agg: ibis.Table, m: Measure) -> ibis.Table:
         ci_low=ibis.cases((has_ci, agg.mean - half), else_=_NULL_FLOAT),
         ci_high=ibis.cases((has_ci, agg.mean + half), else_=_NULL_FLOAT),
         note=_NULL_STR,
+        se=ibis.cases((has_ci, se), else_=_NULL_FLOAT),
     )
 
 
@@ -399,6 +416,7 @@ def _share(agg: ibis.Table, m: Measure) -> ibis.Table:
         ci_low=ibis.greatest(centre - half, 0.0) * 100.0,
         ci_high=ibis.least(centre + half, 1.0) * 100.0,
         note=_NULL_STR,
+        se=100.0 * (p * (1.0 - p) / n).sqrt(),
     )
 
 
@@ -412,6 +430,7 @@ def _sum(agg: ibis.Table, m: Measure) -> ibis.Table:
         ci_low=_NULL_FLOAT,
         ci_high=_NULL_FLOAT,
         note=_NULL_STR,
+        se=_NULL_FLOAT,
     )
 
 
@@ -426,6 +445,7 @@ def _sum_ratio(agg: ibis.Table, m: Measure) -> ibis.Table:
         ci_low=_NULL_FLOAT,
         ci_high=_NULL_FLOAT,
         note=ibis.cases((no_per, ibis.literal(f"no {m.per} in period")), else_=_NULL_STR),
+        se=_NULL_FLOAT,
     )
 
 
@@ -448,6 +468,7 @@ def _employee_health(agg: ibis.Table, m: Measure) -> ibis.Table:
         ci_low=_NULL_FLOAT,
         ci_high=_NULL_FLOAT,
         note=_NULL_STR,
+        se=_NULL_FLOAT,
     )
 
 
@@ -508,6 +529,7 @@ def _ratio(num: ibis.Table, den: ibis.Table, m: Measure) -> ibis.Table:
         ci_high=_NULL_FLOAT,
         suppressed=suppressed,
         note=_join_notes(supp_note, value_note),
+        se=_NULL_FLOAT,
     )
 
 
@@ -593,4 +615,5 @@ def _suppress(cells: ibis.Table, m: Measure) -> ibis.Table:
         value=ibis.cases((cells.suppressed, _NULL_FLOAT), else_=cells.value),
         ci_low=ibis.cases((cells.suppressed, _NULL_FLOAT), else_=cells.ci_low),
         ci_high=ibis.cases((cells.suppressed, _NULL_FLOAT), else_=cells.ci_high),
+        se=ibis.cases((cells.suppressed, _NULL_FLOAT), else_=cells.se),
     ).drop("candidate", "hidden_flag", "hidden_n")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 
 Z95 = 1.96
+#: The two-sided 95% critical value, unrounded: a change is significant when |z| reaches it.
+Z_SIGNIFICANT = 1.959964
 
 
 def nps_interval(promoters: int, detractors: int, n: int) -> tuple[float, float, float]:

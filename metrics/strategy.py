@@ -320,6 +320,10 @@ class Strategy(ConfigModel):
     )
     status: Status = Field(default_factory=Status, description="The on-track / at-risk bands.")
     privacy: Privacy = Field(default_factory=Privacy, description="What the dashboard masks.")
+    themes: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Comment themes: theme -> the phrases (whole words, any case) that mention it.",
+    )
 
     def nodes(self) -> list[tuple[Node, Node | None]]:
         return list(self.tree.walk())
@@ -333,6 +337,32 @@ class Strategy(ConfigModel):
     @classmethod
     def _each_measure(cls, measures: object, info: ValidationInfo) -> object:
         return validate_entries(Measure, measures, info) if isinstance(measures, dict) else measures
+
+    @field_validator("themes")
+    @classmethod
+    def _phrases(cls, themes: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Every theme has phrases, and every phrase has a letter or digit to match on."""
+        found = Findings()
+        for theme, phrases in themes.items():
+            if not theme.strip():
+                found.add((theme,), "a theme needs a name", 'e.g. "waiting times"')
+            if not phrases:
+                found.add(
+                    (theme,),
+                    f"theme {theme!r} has no phrases",
+                    'list the words that mention it, e.g. [slow, "waited", "on hold"]',
+                )
+            for i, phrase in enumerate(phrases):
+                if not any(c.isalnum() for c in phrase):
+                    found.add(
+                        (theme, i),
+                        f"phrase {phrase!r} has no letter or digit to match",
+                        "write a word or words customers use, e.g. slow",
+                    )
+                elif phrase in phrases[:i]:
+                    found.add((theme, i), f"phrase {phrase!r} is listed twice")
+        found.raise_any()
+        return themes
 
     @field_validator("tree")
     @classmethod

@@ -24,6 +24,7 @@ The story it tells, small enough to check by hand:
 from __future__ import annotations
 
 import json
+import math
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,11 @@ DDL = {
     "status VARCHAR, error VARCHAR",
     "marts.measure_values": "measure VARCHAR, unit VARCHAR, period_start DATE, value DOUBLE, "
     "n BIGINT, ci_low DOUBLE, ci_high DOUBLE, suppressed BOOLEAN, note VARCHAR",
+    "marts.measure_changes": "measure VARCHAR, unit VARCHAR, period_start DATE, "
+    "previous_period_start DATE, value DOUBLE, previous_value DOUBLE, change DOUBLE, se DOUBLE, "
+    "z DOUBLE, significant BOOLEAN",
+    "marts.comment_themes": "source VARCHAR, unit VARCHAR, period_start DATE, theme VARCHAR, "
+    "mentions BIGINT, comments BIGINT, share DOUBLE, detractors BIGINT, nps_impact DOUBLE",
     "marts.readiness": "unit VARCHAR, dimension VARCHAR, score DOUBLE, n_assessors BIGINT, "
     "as_of DATE",
     "marts.readiness_gates": "unit VARCHAR, period_start DATE, score DOUBLE, ready BOOLEAN, "
@@ -137,6 +143,7 @@ STRATEGY = {
     "feedback_loop": {"sla_hours": 48, "nps_detractor_max": 6, "ces_high_effort_max": 3},
     "status": {"tolerance": 0.05, "at_risk_band": 0.15},
     "privacy": {"mask_contacts": True},
+    "themes": {"waiting": ["slow", "waited"], "invoices": ["invoice"]},
 }
 
 
@@ -165,7 +172,7 @@ def _measure_rows() -> list[tuple]:
                 ("nps", unit, period, value, n, value - half, value + half, suppressed, note)
             )
     ces = {
-        "all": ((4.9, 60, 0.2), (5.0, 70, 0.2), (5.1, 80, 0.2)),
+        "all": ((4.9, 60, 0.05), (5.0, 70, 0.05), (5.1, 80, 0.05)),
         "Sales": ((5.0, 30, 0.3), (5.1, 35, 0.3), (5.3, 40, 0.3)),
         "Support": ((4.8, 30, 0.3), (4.9, 35, 0.3), (4.9, 40, 0.3)),
     }
@@ -173,6 +180,36 @@ def _measure_rows() -> list[tuple]:
         for period, (value, n, half) in zip(PERIODS, cells, strict=True):
             rows.append(("ces", unit, period, value, n, value - half, value + half, False, None))
     return rows
+
+
+def _change_rows() -> list[tuple]:
+    """marts.measure_changes from the measure rows: se from each interval's half-width / 1.96.
+    The organisation's CES rises significantly into March (0.1 with se 0.036, z 2.77); its NPS
+    rise (+3, se 9.2) is no clear change."""
+    cells = {(r[0], r[1], r[2]): r for r in _measure_rows()}
+    rows = []
+    for (measure, unit, period), r in cells.items():
+        before = cells.get((measure, unit, PERIODS[PERIODS.index(period) - 1]))
+        if period == JAN or before is None or r[7] or before[7]:
+            continue
+        change = r[3] - before[3]
+        se = z = significant = None
+        if measure != "revenue":
+            se = math.sqrt(((r[6] - r[3]) / 1.96) ** 2 + ((before[6] - before[3]) / 1.96) ** 2)
+            z = change / se if se > 0 else None
+            significant = None if z is None else abs(z) >= 1.959964
+        rows.append((measure, unit, period, before[2], r[3], before[3], change, se, z, significant))
+    return rows
+
+
+def _theme_rows() -> list[tuple]:
+    """marts.comment_themes for March: waiting drags Sales' NPS down, invoices less so."""
+    return [
+        ("nps", "Sales", MAR, "waiting", 2, 3, 2 / 3, 2, -12.5),
+        ("nps", "Sales", MAR, "invoices", 1, 3, 1 / 3, 1, -4.0),
+        ("nps", "all", MAR, "waiting", 2, 4, 0.5, 2, -10.0),
+        ("ces", "Sales", MAR, "waiting", 1, 1, 1.0, 1, None),
+    ]
 
 
 def _status(behind: float, ci: tuple[float, float] | None, expected_value: float | None) -> str:
@@ -253,6 +290,8 @@ def _tables(built_at: datetime, data_through: datetime, mask_contacts: bool) -> 
             ("ces", "Customer Effort Score", "mean", "ces", 30, False, "number"),
         ],
         "marts.measure_values": _measure_rows(),
+        "marts.measure_changes": _change_rows(),
+        "marts.comment_themes": _theme_rows(),
         "marts.outcome_progress": _progress_rows(),
         "marts.readiness": [
             *[("Sales", d, s, 2, date(2025, 3, 10))
@@ -400,6 +439,9 @@ def make_snapshot(path: Path, **overrides: Any) -> dict[str, Any]:
         "nps_all_latest_text": "+24",
         "nps_sales_latest_text": "+22",
         "ces_all_latest_text": "5.10",
+        "ces_all_change": "up",  # significant
+        "nps_all_change": "no clear change",
+        "top_theme_sales": "waiting",  # the most negative NPS impact in Sales, March
         "suppressed_value": 50.0,  # Support's March NPS: must never appear
         "overdue_total": 1,
         "overdue_feedback_id": "R_102",

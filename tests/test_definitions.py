@@ -126,6 +126,21 @@ EXPECTED_GRAPH = {
             ],
             [("nps_in_range", True)],
         ),
+        "measure_changes": _mart(
+            [
+                "ces_events",
+                "cost_events",
+                "employee_pulse_events",
+                "nps_events",
+                "revenue_events",
+                "strategy",
+                "upsell_events",
+            ],
+            [("changes_add_up", True)],
+        ),
+        "comment_themes": _mart(
+            ["ces_events", "nps_events", "strategy"], [("theme_counts_in_order", True)]
+        ),
         "outcome_progress": _mart(
             ["measure_values", "strategy"],
             [("every_node_every_period", True), ("progress_in_range", True)],

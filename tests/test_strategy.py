@@ -271,6 +271,9 @@ RULES = [
     (_set(f"{NPS}.weight", "heavy"), "tree.children[0].children[0].weight", "'heavy'"),
     (_set("readiness.treshold", 3), "readiness.treshold", "unknown key 'treshold'"),
     (_set("tree.children.1", ["not", "a", "node"]), "tree.children[1]", "expected a mapping"),
+    (_set("themes.waiting", []), "themes.waiting", "has no phrases"),
+    (_set("themes.pricing", ["price", " -- "]), "themes.pricing[1]", "no letter or digit"),
+    (_set("themes.pricing", ["price", "price"]), "themes.pricing[1]", "listed twice"),
 ]
 
 

@@ -28,6 +28,7 @@ from pipelines.demo.sources.readiness import readiness_rows
 from pipelines.demo.sources.responses import ces_day, nps_day
 from pipelines.demo.state import pop_until, save_state
 from pipelines.demo.story import DEFAULT_UNITS, Story
+from pipelines.demo.strategy_file import demo_strategy
 from pipelines.demo.times import add_months, day_epoch, days
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,8 @@ def generate(
     seed: int = 7,
 ) -> DemoSummary:
     """Write `months` of demo history ending on `until` into `home/inbox/<source>/`, and the
-    bundled strategy.yaml / sources.yaml (and alerts.yaml with the bundled strategy) into `home`
-    when absent.
+    bundled strategy.yaml (its volume targets at the demo's scale, `strategy_file`) and
+    sources.yaml (and alerts.yaml with the bundled strategy) into `home` when absent.
 
     `until` defaults to yesterday (UTC), the last complete day: a history never holds events later
     than now, and `live` carries on with today as it happens.
@@ -95,13 +96,18 @@ def generate(
     # alerts.yaml names nodes of the bundled tree, so it comes only with the bundled strategy; its
     # channels stay off until CX_WEBHOOK_URL (or an SMTP URL) is set (README "Alerts")
     bundled_strategy = not (home / "strategy.yaml").exists()
-    for name in ("strategy.yaml", "sources.yaml", "alerts.yaml"):
+    bundled = {
+        "strategy.yaml": lambda: demo_strategy(scale),
+        "sources.yaml": lambda: (EXAMPLES_DIR / "sources.yaml").read_bytes(),
+        "alerts.yaml": lambda: (EXAMPLES_DIR / "alerts.yaml").read_bytes(),
+    }
+    for name, content in bundled.items():
         target = home / name
         if name == "alerts.yaml" and not bundled_strategy:
             continue
         if not target.exists() and (EXAMPLES_DIR / name).is_file():
             with atomic_path(target) as part:
-                part.write_bytes((EXAMPLES_DIR / name).read_bytes())
+                part.write_bytes(content())
             summary.files.append(target)
 
     log.info(

@@ -6,6 +6,11 @@ its NPS climbs from about 10 to about 40 and its CES from about 4.2 to about 5.5
 months; units that are not ready stay flat. Employee health starts rising a few months before the
 gate (the readiness work itself is what people feel first); upsell and revenue follow the customer
 measures with a lag. Every generator asks the `Story` how far a unit has come in a given month.
+
+One month goes wrong: three months before the end, Support's phone system fails (`outage`). Its
+customers wait on hold, its NPS drops by about 20 points for that month (a significant change in
+marts.measure_changes, at every scale the benchmarks use) and comes back the month after; its
+detractors write about waiting, so the `waiting` theme explains the drop.
 """
 
 from __future__ import annotations
@@ -52,6 +57,10 @@ PROFILES: dict[str, UnitProfile] = {
 }
 #: The profile of a unit the demo has no story for (a name passed with `--units`).
 GENERIC_PROFILE = UnitProfile(500, 400, 50, 18, 400_000, 2_500, 10, 0.2, 5)
+
+#: The unit whose phone system fails for one month, and how many NPS points it costs.
+OUTAGE_UNIT = "Support"
+OUTAGE_NPS_DROP = 20.0
 
 #: When the first, second, ... unit passes its gate, as a fraction of the timeline (the last unit
 #: never passes when there are two or more).
@@ -162,8 +171,18 @@ class Story:
     def is_ready(self, unit: UnitStory, month: int) -> bool:
         return unit.ready_month is not None and month >= unit.ready_month
 
+    @property
+    def outage_month(self) -> int | None:
+        """The month (index) of Support's phone outage: three months before the end, so the drop
+        and the recovery are both in the history; None for a timeline under six months."""
+        return self.months - 3 if self.months >= 6 else None
+
+    def in_outage(self, unit: UnitStory, month: int) -> bool:
+        return unit.name == OUTAGE_UNIT and month == self.outage_month
+
     def nps_target(self, unit: UnitStory, month: int) -> float:
-        return unit.profile.nps0 + 32 * self.customer_progress(unit, month)
+        drop = OUTAGE_NPS_DROP if self.in_outage(unit, month) else 0.0
+        return unit.profile.nps0 + 32 * self.customer_progress(unit, month) - drop
 
     def easy_share(self, unit: UnitStory, month: int) -> float:
         e0 = unit.profile.easy0

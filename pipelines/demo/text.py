@@ -31,6 +31,11 @@ _surveys = _bank("survey_comments")
 NPS_COMMENTS: dict[str, tuple[str, ...]] = {
     kind: _texts(_surveys, "nps", kind) for kind in ("detractor", "passive", "promoter")
 }
+#: Unit -> what that unit's detractors write besides the shared detractor answers.
+NPS_UNIT_DETRACTOR: dict[str, tuple[str, ...]] = {
+    unit: _texts(_surveys, "nps", "detractor_by_unit", unit)
+    for unit in _surveys["nps"]["detractor_by_unit"]
+}
 CES_COMMENTS: dict[str, tuple[str, ...]] = {
     kind: _texts(_surveys, "ces", kind) for kind in ("hard", "neutral", "easy")
 }

@@ -52,3 +52,23 @@ def every_node_every_period(con: duckdb.DuckDBPyConnection, strategy: Strategy) 
         [[node.id for node, _ in strategy.nodes()]],
     ).fetchall()
     return missing == 0, {"missing_node_periods": missing}
+
+
+def changes_add_up(con: duckdb.DuckDBPyConnection, strategy: Strategy) -> CheckOutcome:
+    """Every change is its value minus the value of the period before it, and is called
+    significant exactly when |z| reaches 1.959964."""
+    [(bad,)] = con.execute(
+        "SELECT count(*) FROM marts.measure_changes WHERE previous_period_start >= period_start "
+        "OR abs(change - (value - previous_value)) > 1e-6 * greatest(1, abs(value)) "
+        "OR significant IS DISTINCT FROM (CASE WHEN z IS NOT NULL THEN abs(z) >= 1.959964 END)"
+    ).fetchall()
+    return bad == 0, {"inconsistent": bad}
+
+
+def theme_counts_in_order(con: duckdb.DuckDBPyConnection, strategy: Strategy) -> CheckOutcome:
+    """A theme's detractors are among its mentions, its mentions among the comments."""
+    [(bad,)] = con.execute(
+        "SELECT count(*) FROM marts.comment_themes WHERE mentions < 1 OR mentions > comments "
+        "OR detractors > mentions OR share NOT BETWEEN 0 AND 1"
+    ).fetchall()
+    return bad == 0, {"out_of_order": bad}

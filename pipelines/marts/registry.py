@@ -17,7 +17,7 @@ import duckdb
 import ibis
 import pyarrow as pa
 
-from metrics import feedback, measures, progress, readiness
+from metrics import changes, feedback, measures, progress, readiness, themes
 from metrics.engine import EventTables
 from metrics.schemas import SOURCES
 from metrics.strategy import Strategy
@@ -95,6 +95,26 @@ def _measure_values_metadata(con: duckdb.DuckDBPyConnection) -> dict:
     return {"suppressed_cells": suppressed, **_span(con, "measure_values")}
 
 
+def _measure_changes(inputs: MartInputs) -> ibis.Table:
+    return changes.measure_changes(inputs.events, inputs.strategy)
+
+
+def _measure_changes_metadata(con: duckdb.DuckDBPyConnection) -> dict:
+    [(significant,)] = con.execute(
+        "SELECT count(*) FILTER (WHERE significant) FROM marts.measure_changes"
+    ).fetchall()
+    return {"significant_changes": significant, **_span(con, "measure_changes")}
+
+
+def _comment_themes(inputs: MartInputs) -> ibis.Table:
+    return themes.comment_themes(inputs.events, inputs.strategy)
+
+
+def _comment_themes_metadata(con: duckdb.DuckDBPyConnection) -> dict:
+    [(found,)] = con.execute("SELECT count(DISTINCT theme) FROM marts.comment_themes").fetchall()
+    return {"themes_mentioned": found, **_span(con, "comment_themes")}
+
+
 def _readiness(inputs: MartInputs) -> ibis.Table:
     return readiness.readiness(inputs.events, inputs.strategy)
 
@@ -156,6 +176,36 @@ MARTS: tuple[Mart, ...] = (
         metadata=_measure_values_metadata,
         sources=("nps", "ces", "employee_pulse", "upsell", "revenue", "cost"),
         checks=(MartCheck("nps_in_range", "NPS values within -100..100", checks.nps_in_range),),
+    ),
+    Mart(
+        "measure_changes",
+        "Each shown measure value against the calendar period right before it: the change, its "
+        "standard error, z and whether the move is significant at 95% (NULL for sums and ratios).",
+        compute=_measure_changes,
+        metadata=_measure_changes_metadata,
+        sources=("nps", "ces", "employee_pulse", "upsell", "revenue", "cost"),
+        checks=(
+            MartCheck(
+                "changes_add_up",
+                "change = value - previous value; significant exactly when |z| >= 1.959964",
+                checks.changes_add_up,
+            ),
+        ),
+    ),
+    Mart(
+        "comment_themes",
+        "What customers talk about: per source, unit and period, how many NPS and CES comments "
+        "mention each strategy theme, how many are detractors, and the theme's pull on the NPS.",
+        compute=_comment_themes,
+        metadata=_comment_themes_metadata,
+        sources=("nps", "ces"),
+        checks=(
+            MartCheck(
+                "theme_counts_in_order",
+                "detractors <= mentions <= comments; share within 0..1",
+                checks.theme_counts_in_order,
+            ),
+        ),
     ),
     Mart(
         "readiness",

@@ -110,12 +110,15 @@ def upsell_rows(story: Story, seed: int, month: int) -> list[list[str]]:
 
 def _revenue_amount(story: Story, seed: int, unit: UnitStory, month: int) -> float:
     """Monthly revenue: slow organic growth, plus up to 12% more once happier customers stay and
-    buy more (after the revenue lag), plus a little noise."""
+    buy more (after the revenue lag), plus a little noise. It grows with the scale like every
+    other volume (ten times the customers buy ten times as much), so upsell's share of revenue
+    and the targets tell the same story at every scale."""
     rng = draws.rng(seed, "finance", month, unit.index, story.start.toordinal())
     g = story.customer_progress(unit, month - story.revenue_lag)
     season = 1 + 0.03 * math.sin(2 * math.pi * (story.month_start(month).month - 1) / 12)
     noise = 1 + rng.normal(0, 0.01)
-    return unit.profile.revenue * (1 + 0.003 * month) * (1 + 0.12 * g) * season * noise
+    base = unit.profile.revenue * story.scale
+    return base * (1 + 0.003 * month) * (1 + 0.12 * g) * season * noise
 
 
 def revenue_rows(story: Story, seed: int, month: int) -> list[list[str]]:
@@ -144,14 +147,16 @@ def restatement(story: Story) -> tuple[int, int, UnitStory] | None:
 
 def cost_rows(story: Story, seed: int, month: int) -> list[list[str]]:
     """Cost to serve: staff cost falls as customer effort falls (fewer repeat contacts to handle),
-    tooling stays, training peaks in the months before the unit's gate opens."""
+    tooling stays, training peaks in the months before the unit's gate opens. Contacts and cost
+    both grow with the scale, so the cost per contact is the same at every scale."""
     rng = draws.rng(seed, "finance", month, 10_000, story.start.toordinal())
     period = story.month_start(month).isoformat()
     rows = []
     for u in story.units:
         g = story.customer_progress(u, month)
-        contacts = round(u.profile.contacts * (1 + rng.normal(0, 0.04)))
-        total = u.profile.contacts * 14.0
+        volume = u.profile.contacts * story.scale
+        contacts = max(1, round(volume * (1 + rng.normal(0, 0.04))))
+        total = volume * 14.0
         staff = total * 0.78 * (1 - 0.32 * g) * (1 + rng.normal(0, 0.02))
         tooling = total * 0.15
         before_gate = u.ready_month is not None and u.ready_month - 2 <= month <= u.ready_month

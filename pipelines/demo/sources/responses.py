@@ -19,7 +19,7 @@ from pipelines.demo.formats import delighted, qualtrics
 from pipelines.demo.formats.salesforce import account_id
 from pipelines.demo.sources.actions import plan_actions
 from pipelines.demo.story import ACCOUNTS_PER_UNIT, Story
-from pipelines.demo.text import CES_COMMENTS, CSAT_COMMENTS, NPS_COMMENTS
+from pipelines.demo.text import CES_COMMENTS, CSAT_COMMENTS, NPS_COMMENTS, NPS_UNIT_DETRACTOR
 from pipelines.demo.times import avoid_fall_back_hour, new_york
 
 _LANGUAGES = ("EN", "DE", "FR", "ES")
@@ -62,14 +62,23 @@ def nps_day(story: Story, seed: int, day: date) -> tuple[NpsDay, list[tuple]]:
     detractor, promoter = score <= 6, score >= 9
     with_comment = rng.random(n) < np.where(detractor, 0.6, np.where(promoter, 0.45, 0.35))
     comments = {k: draws.pick(rng, bank, n) for k, bank in NPS_COMMENTS.items()}
+    # A detractor writes about their unit's own trouble half the time (nine in ten during an
+    # outage); drawn after everything else, so the other draws stay as they were.
+    own_comments = {u: draws.pick(rng, bank, n) for u, bank in NPS_UNIT_DETRACTOR.items()}
+    own_draw = rng.random(n)
 
     recorded = new_york(t)
     started = new_york(t - duration)
     names = [u.name for u in story.units]
     rows = []
+    own_share = {u.name: 0.9 if story.in_outage(u, month) else 0.5 for u in story.units}
     for i in range(n):
         s = int(score[i])
         kind = "detractor" if s <= 6 else ("promoter" if s >= 9 else "passive")
+        name = names[int(unit[i])]
+        comment = comments[kind][i]
+        if kind == "detractor" and name in own_comments and own_draw[i] < own_share[name]:
+            comment = own_comments[name][i]
         rows.append(
             qualtrics.response_row(
                 started=started[i],
@@ -82,8 +91,8 @@ def nps_day(story: Story, seed: int, day: date) -> tuple[NpsDay, list[tuple]]:
                 language=_LANGUAGES[int(language[i])],
                 group=qualtrics.nps_group(s),
                 score=str(s),
-                comment=comments[kind][i] if with_comment[i] else "",
-                unit=names[int(unit[i])],
+                comment=comment if with_comment[i] else "",
+                unit=name,
                 account="" if anonymous[i] else account_id(int(account[i])),
             )
         )
