@@ -1,7 +1,8 @@
 """OutcomeLoop's dashboard: `streamlit run dashboard/app.py` (or `outcomeloop dev`).
 
-Four pages, one question each: is the strategy on track to revenue (Outcome tree), is feedback acted
-upon (Feedback loop), which units may run the loop (Readiness), and did the data arrive (Data health).
+Five pages, one question each: is the strategy on track to revenue (Outcome tree), is feedback acted
+upon (Feedback loop), what do customers talk about (What customers say), which units may run the
+loop (Readiness), and did the data arrive (Data health).
 Every page reads only the published snapshot. With access.yaml, a visitor signs in first and sees
 only their role's pages (dashboard/auth.py); until then, the sign-in page and no data. The sidebar always says how current the data is, and
 a small fragment polls the snapshot's build time so an open page refreshes by itself when the
@@ -34,6 +35,7 @@ PAGES_DIR = Path(__file__).resolve().parent / "pages"
 PAGES = (
     ("outcome_tree.py", "Outcome tree", ":material/account_tree:", "outcome-tree"),
     ("feedback_loop.py", "Feedback loop", ":material/forum:", "feedback-loop"),
+    ("themes.py", "What customers say", ":material/chat:", "themes"),
     ("readiness.py", "Readiness", ":material/fact_check:", "readiness"),
     ("data_health.py", "Data health", ":material/monitor_heart:", "data-health"),
 )

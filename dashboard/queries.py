@@ -434,3 +434,47 @@ def alert_log(meta: Meta) -> pd.DataFrame:
         "THEN 1 ELSE 2 END, coalesce(sent_at, first_seen_at) DESC, rule, subject LIMIT ?",
         [ROW_LIMIT],
     )
+
+
+# --- honest change and comment themes ------------------------------------------------------------
+
+
+def changes(meta: Meta, period: date | None = None, unit: str | None = ALL_UNITS) -> pd.DataFrame:
+    """measure_changes rows: each value against the period before, with se, z and significance."""
+    return _run(
+        meta,
+        "SELECT * FROM marts.measure_changes WHERE (CAST(? AS DATE) IS NULL OR period_start = ?) "
+        "AND (CAST(? AS VARCHAR) IS NULL OR unit = ?) ORDER BY measure, unit, period_start",
+        [period, period, unit, unit],
+    )
+
+
+def theme_periods(meta: Meta) -> list[date]:
+    """Periods with any theme mentioned, newest first."""
+    df = _run(meta, "SELECT DISTINCT period_start FROM marts.comment_themes ORDER BY 1 DESC")
+    return _dates(df, "period_start")
+
+
+def themes(meta: Meta, source: str, unit: str, period: date) -> pd.DataFrame:
+    """comment_themes of one source, unit and period; the themes that pull the NPS down most
+    first (then the most mentioned)."""
+    return _run(
+        meta,
+        "SELECT * FROM marts.comment_themes WHERE source = ? AND unit = ? AND period_start = ? "
+        "ORDER BY nps_impact NULLS LAST, mentions DESC, theme",
+        [source, unit, period],
+    )
+
+
+def theme_comments(
+    meta: Meta, source: str, unit: str, period: date, pattern: str, limit: int = ROW_LIMIT
+) -> pd.DataFrame:
+    """The responses whose comment mentions a theme (`pattern` from metrics.theme_match, the rule
+    the mart used), lowest scores first; `total` counts all."""
+    return _run(
+        meta,
+        "SELECT responded_at, unit, score, comment, response_id, count(*) OVER () AS total "
+        "FROM serving.responses WHERE source = ? AND period_start = ? AND (? = ? OR unit = ?) "
+        "AND regexp_matches(lower(comment), ?) ORDER BY score, responded_at LIMIT ?",
+        [source, period, unit, ALL_UNITS, unit, pattern, limit],
+    )

@@ -143,7 +143,11 @@ STRATEGY = {
     "feedback_loop": {"sla_hours": 48, "nps_detractor_max": 6, "ces_high_effort_max": 3},
     "status": {"tolerance": 0.05, "at_risk_band": 0.15},
     "privacy": {"mask_contacts": True},
-    "themes": {"waiting": ["slow", "waited"], "invoices": ["invoice"]},
+    "themes": {
+        "waiting": ["slow", "waited"],
+        "invoices": ["invoice"],
+        "quick help": ["sorted", "quick"],
+    },
 }
 
 
@@ -203,12 +207,20 @@ def _change_rows() -> list[tuple]:
 
 
 def _theme_rows() -> list[tuple]:
-    """marts.comment_themes for March: waiting drags Sales' NPS down, invoices less so."""
+    """marts.comment_themes, consistent with serving.responses below. Sales, March: responses
+    3, 2, 10, 6 (NPS -50); waiting is mentioned by the detractor who "Waited two weeks" (without
+    it: 2, 10, 6 -> -33.3, impact -16.7); quick help by the promoter "Sorted in one call"
+    (without it: -100, impact +50)."""
     return [
-        ("nps", "Sales", MAR, "waiting", 2, 3, 2 / 3, 2, -12.5),
-        ("nps", "Sales", MAR, "invoices", 1, 3, 1 / 3, 1, -4.0),
-        ("nps", "all", MAR, "waiting", 2, 4, 0.5, 2, -10.0),
-        ("ces", "Sales", MAR, "waiting", 1, 1, 1.0, 1, None),
+        ("nps", "Sales", MAR, "waiting", 1, 3, 1 / 3, 1, -50 + 100 / 3),
+        ("nps", "Sales", MAR, "quick help", 1, 3, 1 / 3, 0, 50.0),
+        ("nps", "all", MAR, "waiting", 1, 4, 0.25, 1, -20.0),
+        ("nps", "all", MAR, "quick help", 2, 4, 0.5, 0, 80.0),
+        ("nps", "Support", MAR, "quick help", 1, 1, 1.0, 0, None),
+        ("nps", "Sales", FEB, "waiting", 1, 1, 1.0, 1, None),
+        ("nps", "Sales", FEB, "invoices", 1, 1, 1.0, 1, None),
+        ("nps", "all", FEB, "waiting", 1, 1, 1.0, 1, None),
+        ("nps", "all", FEB, "invoices", 1, 1, 1.0, 1, None),
     ]
 
 
@@ -442,6 +454,7 @@ def make_snapshot(path: Path, **overrides: Any) -> dict[str, Any]:
         "ces_all_change": "up",  # significant
         "nps_all_change": "no clear change",
         "top_theme_sales": "waiting",  # the most negative NPS impact in Sales, March
+        "ces_all_change_text": "▲ +0.10",
         "suppressed_value": 50.0,  # Support's March NPS: must never appear
         "overdue_total": 1,
         "overdue_feedback_id": "R_102",

@@ -3,6 +3,7 @@ the snapshot's numbers, hides what must be hidden, and explains itself when ther
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import date, datetime
@@ -21,7 +22,8 @@ from metrics.sla import within_sla_share
 from tests.snapshot_factory import DDL, HOSTILE_COMMENT, make_snapshot
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
-PAGES = ("outcome_tree", "feedback_loop", "readiness", "data_health")
+PAGES = ("outcome_tree", "feedback_loop", "themes", "readiness", "data_health")
+TITLES = {"themes": "What customers talk about"}
 
 
 @pytest.fixture
@@ -65,7 +67,7 @@ def frame(at: AppTest, column: str) -> pd.DataFrame:
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_without_exception(expected: dict, page: str) -> None:
     at = open_page(page)
-    assert at.title[0].value == page.replace("_", " ").capitalize()
+    assert at.title[0].value == TITLES.get(page, page.replace("_", " ").capitalize())
 
 
 def test_outcome_tree_shows_root_revenue_and_status(expected: dict) -> None:
@@ -91,6 +93,56 @@ def test_outcome_tree_shows_measure_values(expected: dict) -> None:
     ces = table[table["Node"].str.endswith("Customer Effort Score")].iloc[0]
     assert ces["Value"] == expected["ces_all_latest_text"]
     assert round(ces["Progress"], 1) == round(100 * (5.1 - 4.6) / 1.2, 1)
+
+
+def test_tree_table_and_trend_mark_only_significant_changes(expected: dict) -> None:
+    at = open_page("outcome_tree")
+    table = frame(at, "Change").set_index(frame(at, "Change")["Node"].str.strip("\u2003└ "))
+    # CES 5.0 -> 5.1 with se 0.036 (z 2.77): a significant rise, marked
+    assert table.loc["Customer Effort Score", "Change"] == expected["ces_all_change_text"]
+    assert table.loc["Customer Effort Score", "Change detail"] == (
+        "Change +0.10 (95% interval +0.03 to +0.17): a significant rise"
+    )
+    # NPS +21 -> +24 with se 9.2: within chance, no marker
+    assert table.loc["Net Promoter Score", "Change"] == expected["nps_all_change"]
+    assert "▲" not in table.loc["Net Promoter Score", "Change"]
+    assert table.loc["Net Promoter Score", "Change detail"].startswith("Change +3 (95% interval -")
+    # revenue is counted: its change stands without a verdict
+    assert table.loc["Revenue", "Change"] == "+4,000.00 (counted)"
+    dot = at.get("graphviz_chart")[0].proto.spec
+    assert "\\n▲ +0.10\\n" in dot and "no clear change" in dot
+    assert 'tooltip="Change +0.10 (95% interval +0.03 to +0.17): a significant rise"' in dot
+    # the trend of CES marks February and March (each +0.10, z 2.77) with up triangles, NPS
+    # none of its moves; each point says its change on hover
+    at.selectbox(key="trend_measure").select("ces").run()
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    line = next(t for t in figure["data"] if t.get("name") == "Whole organisation")
+    assert line["marker"]["symbol"] == ["circle", "triangle-up", "triangle-up"]
+    assert [c[0] for c in line["customdata"]] == ["–", "▲ +0.10", "▲ +0.10"]
+    at.selectbox(key="trend_measure").select("nps").run()
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    line = next(t for t in figure["data"] if t.get("name") == "Whole organisation")
+    assert line["marker"]["symbol"] == ["circle", "circle", "circle"]
+    assert [c[0] for c in line["customdata"]] == ["–", "no clear change", "no clear change"]
+
+
+def test_themes_rank_by_nps_impact_and_show_masked_comments(expected: dict) -> None:
+    at = open_page("themes")
+    at.selectbox(key="themes_unit").select("Sales").run()
+    table = frame(at, "Theme")
+    assert list(table["Theme"]) == [expected["top_theme_sales"], "quick help"]
+    assert table["NPS impact"].round(2).tolist() == [-16.67, 50.0]
+    assert table["Share of comments"].round(1).tolist() == [33.3, 33.3]
+    assert table["Detractors"].tolist() == [1, 0]
+    comments = frame(at, "Comment")
+    assert len(comments) == 1
+    assert comments["Comment"].iloc[0].startswith("Waited two weeks. Call me at [phone hidden]")
+    assert "1234567" not in all_text(at) and "jane.doe" not in all_text(at)
+    at.selectbox(key="themes_theme").select("quick help").run()
+    assert frame(at, "Comment")["Comment"].tolist() == ["Sorted in one call"]
+    # CES comments mention no theme this month
+    at.selectbox(key="themes_source").select("ces").run()
+    assert any("No CES comments mention a theme" in i.value for i in at.info)
 
 
 def test_unit_filter_shows_unit_values_and_hides_suppressed_cells(expected: dict) -> None:
@@ -265,6 +317,7 @@ def test_without_a_snapshot_every_page_says_how_to_get_one(home: Path, page: str
 EMPTY_MESSAGES = {
     "outcome_tree": "No outcome progress yet",
     "feedback_loop": "No feedback loop yet",
+    "themes": "No comment mentions any theme yet",
     "readiness": "No readiness assessments yet",
     "data_health": "No sources configured and no files landed yet",
 }

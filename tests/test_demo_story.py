@@ -6,6 +6,7 @@ from datetime import date
 
 import duckdb
 import pytest
+import yaml
 
 from metrics.config import settings
 from pipelines.cli import main
@@ -100,3 +101,67 @@ def test_planted_flaws_are_visible_with_their_reasons(story):
     reasons = [r for (r,) in _all(con, "SELECT reason FROM ops.quarantine WHERE source = 'nps'")]
     assert any("10+" in r for r in reasons)
     assert any("unit" in r.lower() for r in reasons)
+
+
+# --- honest change and comment themes ---------------------------------------------------------
+
+
+def test_supports_outage_month_is_a_significant_nps_drop_and_the_recovery_a_rise(story):
+    _, con = story
+    # The 12-month story ends 2026-06: the outage is three months before the end, 2026-04.
+    rows = _all(
+        con,
+        "SELECT period_start, change, significant FROM marts.measure_changes "
+        "WHERE measure = 'nps' AND unit = 'Support' ORDER BY period_start",
+    )
+    by_month = {p: (change, significant) for p, change, significant in rows}
+    drop, drop_significant = by_month[date(2026, 4, 1)]
+    rise, rise_significant = by_month[date(2026, 5, 1)]
+    assert drop < -10 and drop_significant is True
+    assert rise > 10 and rise_significant is True
+    # and its detractors say why: waiting weighs on Support's NPS most in the outage month
+    impact = dict(
+        _all(
+            con,
+            "SELECT period_start, nps_impact FROM marts.comment_themes WHERE source = 'nps' "
+            "AND unit = 'Support' AND theme = 'waiting'",
+        )
+    )
+    assert min(impact, key=impact.get) == date(2026, 4, 1)
+
+
+def test_themes_weigh_differently_per_unit(story):
+    _, con = story
+    worst = dict(
+        _all(
+            con,
+            """SELECT unit, arg_min(theme, nps_impact) FROM (
+                   SELECT unit, theme, sum(nps_impact * mentions) / sum(mentions) AS nps_impact
+                   FROM marts.comment_themes WHERE source = 'nps' GROUP BY unit, theme)
+               GROUP BY unit""",
+        )
+    )
+    assert worst["Support"] == "waiting"
+    assert worst["Billing"] == "billing errors"
+    assert worst["Sales"] == "pricing"
+    # a positive theme lifts the NPS
+    helpful = _all(
+        con,
+        "SELECT min(nps_impact) FROM marts.comment_themes WHERE theme = 'helpful people' "
+        "AND unit = 'all' AND source = 'nps'",
+    )
+    assert helpful[0][0] > 0
+
+
+def test_upsell_share_of_revenue_and_revenue_match_the_strategy_at_the_demos_scale(story):
+    home, con = story
+    rate, revenue = _all(
+        con,
+        "SELECT max(value) FILTER (measure = 'upsell_rate'), "
+        "avg(value) FILTER (measure = 'revenue') FROM marts.measure_values WHERE unit = 'all'",
+    )[0]
+    assert 0.03 < rate < 0.15  # a share of revenue, not 996.9%
+    written = yaml.safe_load((home / "strategy.yaml").read_text(encoding="utf-8"))
+    baseline = written["tree"]["baseline"]["value"]
+    assert baseline == pytest.approx(2_050_000 * 0.3)
+    assert 0.9 < revenue / baseline < 1.3

@@ -16,8 +16,8 @@ def tree_dot(nodes: Iterable[Mapping[str, Any]], direction: str | None = None) -
     """Graphviz DOT source for the outcome tree: root at the top (TB), or at the left (LR) when
     the tree has more than four leaves, so a wide tree stays readable.
 
-    Each node mapping has: node, parent, label, status, and the display lines `lines` (value,
-    target, progress); the fill and border colours follow the status, and the status is also
+    Each node mapping has: node, parent, label, status, the display lines `lines` (value,
+    target, change, progress) and optionally a hover `tooltip`; the fill and border colours follow the status, and the status is also
     written in words on the node.
     """
     nodes = list(nodes)
@@ -35,9 +35,10 @@ def tree_dot(nodes: Iterable[Mapping[str, Any]], direction: str | None = None) -
         style = status_style(n.get("status"))
         lines = [str(n.get("label") or n["node"]), *n.get("lines", ()), style.words.upper()]
         label = _dot_string("\n".join(lines))
+        tooltip = f', tooltip="{_dot_string(n["tooltip"])}"' if n.get("tooltip") else ""
         out.append(
             f'  "{_dot_string(str(n["node"]))}" [label="{label}", fillcolor="{style.fill}", '
-            f'color="{style.color}", fontcolor="#1f1f1f"];'
+            f'color="{style.color}", fontcolor="#1f1f1f"{tooltip}];'
         )
     for n in nodes:
         if n.get("parent"):

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import queries
+from dashboard.components.change import NO_CHANGE, change_view
 from dashboard.components.drilldown import responses_behind
 from dashboard.components.formatting import (
     format_interval,
@@ -71,6 +72,7 @@ def node_view(tree_row: pd.Series, prog: pd.Series | None, info: dict[str, Any])
         "progress": None,
         "expected_progress": None,
         "hidden": None,
+        "change": NO_CHANGE,
     }
     if prog is None:
         view["hidden"] = NO_DATA
@@ -103,15 +105,21 @@ def node_view(tree_row: pd.Series, prog: pd.Series | None, info: dict[str, Any])
 
 
 def build_views(meta: queries.Meta, period: date, unit: str = ALL_UNITS) -> list[dict[str, Any]]:
-    """The tree for one period, node by node in depth-first order, for `unit` (default: all)."""
+    """The tree for one period, node by node in depth-first order, for `unit` (default: all),
+    each measure node with its change since the period before."""
     tree = queries.tree(meta)
     measures = queries.measures(meta).set_index("measure")
     rows = queries.progress(meta, period, unit)
     by_node = {r["node"]: r for _, r in rows.iterrows()}
-    return [
-        node_view(t, by_node.get(t["node"]), measure_info(measures, t["measure"]))
-        for _, t in tree.iterrows()
-    ]
+    changes = {r["measure"]: r for _, r in queries.changes(meta, period, unit).iterrows()}
+    views = []
+    for _, t in tree.iterrows():
+        info = measure_info(measures, t["measure"])
+        view = node_view(t, by_node.get(t["node"]), info)
+        if view["measure"] is not None and view["value"] not in ("Hidden", "–"):
+            view["change"] = change_view(changes.get(view["measure"]), info["format"], info["kind"])
+        views.append(view)
+    return views
 
 
 def _graph_lines(view: dict[str, Any]) -> list[str]:
@@ -121,6 +129,8 @@ def _graph_lines(view: dict[str, Any]) -> list[str]:
             lines.append(view["hidden"])
         else:
             lines.append(f"{view['value']}  (target {view['target']})")
+    if view["change"].words:
+        lines.append(view["change"].words)
     progress = format_progress(view["progress"])
     expected = format_progress(view["expected_progress"])
     if view["progress"] is not None or view["expected_progress"] is not None:
@@ -198,6 +208,8 @@ def _table(views: list[dict[str, Any]], unit_views: dict[str, dict[str, Any]] | 
                 None if v["expected_progress"] is None else 100 * v["expected_progress"]
             ),
             "Status": status_label(v["status"]),
+            "Change": v["change"].words,
+            "Change detail": v["change"].detail if v["change"].words else "",
             "95% interval": v["interval"],
             "Responses": v["n"],
             "Note": v["hidden"] or "",
@@ -205,6 +217,7 @@ def _table(views: list[dict[str, Any]], unit_views: dict[str, dict[str, Any]] | 
         if unit_views is not None:
             uv = unit_views.get(v["node"])
             rec[f"{unit} value"] = uv["value"] if uv else "–"
+            rec[f"{unit} change"] = uv["change"].words if uv else ""
             rec[f"{unit} note"] = (uv["hidden"] or "") if uv else ""
         records.append(rec)
     df = pd.DataFrame(records)
@@ -221,6 +234,13 @@ def _table(views: list[dict[str, Any]], unit_views: dict[str, dict[str, Any]] | 
         "Responses": st.column_config.NumberColumn(
             "n", help="Responses (or rows) behind the value", format="%,d"
         ),
+        "Change": st.column_config.TextColumn(
+            "Change", help="Since the period before: ▲/▼ only when the move is larger than "
+            "chance (|z| ≥ 1.96); otherwise no clear change",
+        ),
+        "Change detail": st.column_config.TextColumn(
+            "Change (95% interval)", help="The change and its 95% interval", width="medium",
+        ),
     }  # fmt: skip
     labelled_table(
         df, ["Status"], progress_cfg,
@@ -234,6 +254,7 @@ def _unit_views(meta: queries.Meta, period: date, unit: str) -> dict[str, dict[s
     tree = queries.tree(meta)
     measures = queries.measures(meta).set_index("measure")
     own = {r["node"]: r for _, r in queries.progress(meta, period, unit).iterrows()}
+    changes = {r["measure"]: r for _, r in queries.changes(meta, period, unit).iterrows()}
     values = queries.measure_values(meta, None, (unit,))
     values = values[values["period_start"] == period].set_index("measure")
     out: dict[str, dict[str, Any]] = {}
@@ -241,10 +262,11 @@ def _unit_views(meta: queries.Meta, period: date, unit: str) -> dict[str, dict[s
         if not _present(t["measure"]):
             continue
         info = measure_info(measures, t["measure"])
+        change = change_view(changes.get(t["measure"]), info["format"], info["kind"])
         if t["node"] in own:
-            out[t["node"]] = node_view(t, own[t["node"]], info)
+            out[t["node"]] = {**node_view(t, own[t["node"]], info), "change": change}
             continue
-        view = {"value": "–", "hidden": NO_DATA}
+        view = {"value": "–", "hidden": NO_DATA, "change": change}
         if t["measure"] in values.index:
             mv = values.loc[t["measure"]]
             if bool(mv["suppressed"]):
@@ -253,11 +275,13 @@ def _unit_views(meta: queries.Meta, period: date, unit: str) -> dict[str, dict[s
                     "hidden": suppressed_text(
                         mv["n"], info["min_n"], info["anonymity"], mv.get("note")
                     ),
+                    "change": NO_CHANGE,
                 }
             else:
                 view = {
                     "value": format_value(mv["value"], info["format"], info["kind"]),
                     "hidden": None if _present(mv["value"]) else mv.get("note"),
+                    "change": change,
                 }
         out[t["node"]] = view
     return out
@@ -304,6 +328,34 @@ def _suppressed_notes(meta: queries.Meta, period: date, measure_ids: list[str]) 
     )
 
 
+def _trend_line(
+    fig: go.Figure,
+    line: pd.DataFrame,
+    changes: pd.DataFrame,
+    info: dict[str, Any],
+    name: str,
+    color: str,
+    width: int,
+) -> None:
+    """One unit's line; a point whose change since the period before is significant carries a
+    ▲ or ▼ marker, every point says its change and interval on hover."""
+    by_period = {r["period_start"]: r for _, r in changes.iterrows()}
+    views = [
+        change_view(by_period.get(p), info["format"], info["kind"]) for p in line["period_start"]
+    ]
+    symbols = {"up": "triangle-up", "down": "triangle-down"}
+    fig.add_trace(go.Scatter(
+        x=line["period_start"], y=line["value"], mode="lines+markers", name=name,
+        line={"color": color, "width": width},
+        marker={
+            "symbol": [symbols.get(v.direction, "circle") for v in views],
+            "size": [14 if v.direction in symbols else 6 for v in views],
+        },
+        customdata=[[v.words or "–", v.detail] for v in views],
+        hovertemplate="%{y}<br>%{customdata[0]}<br>%{customdata[1]}<extra>" + name + "</extra>",
+    ))  # fmt: skip
+
+
 def _trend(meta: queries.Meta, views: list[dict[str, Any]], unit: str) -> None:
     st.subheader("Trends", anchor=False)
     nodes = [v for v in views if v["measure"]]
@@ -333,16 +385,12 @@ def _trend(meta: queries.Meta, views: list[dict[str, Any]], unit: str) -> None:
             fill="toself", fillcolor="rgba(25,118,210,0.15)", line={"width": 0},
             name="95% interval", hoverinfo="skip",
         ))  # fmt: skip
-    fig.add_trace(go.Scatter(
-        x=org["period_start"], y=org["value"], mode="lines+markers", name=unit_name(ALL_UNITS),
-        line={"color": "#1976d2", "width": 3},
-    ))  # fmt: skip
-    if unit != ALL_UNITS:
-        own = values[values["unit"] == unit].sort_values("period_start")
-        fig.add_trace(go.Scatter(
-            x=own["period_start"], y=own["value"], mode="lines+markers", name=unit,
-            line={"color": "#7b1fa2", "width": 2},
-        ))  # fmt: skip
+    changes = queries.changes(meta, None, None)
+    changes = changes[changes["measure"] == view["measure"]]
+    lines = [(ALL_UNITS, "#1976d2", 3)] + ([(unit, "#7b1fa2", 2)] if unit != ALL_UNITS else [])
+    for who, color, width in lines:
+        line = values[values["unit"] == who].sort_values("period_start")
+        _trend_line(fig, line, changes[changes["unit"] == who], info, unit_name(who), color, width)
     expected = history.dropna(subset=["baseline", "target", "expected_progress"])
     if not expected.empty:
         y = expected["baseline"] + expected["expected_progress"] * (
@@ -365,7 +413,11 @@ def _trend(meta: queries.Meta, views: list[dict[str, Any]], unit: str) -> None:
     caption = f"Target {view['target']}"
     if not has_band and info["kind"] in ("sum", "sum_ratio", "ratio", "employee_health"):
         caption += "; this measure is counted, not sampled, so it carries no interval"
-    st.caption(caption + ". Hidden cells (too few responses) are left out of the lines.")
+    st.caption(
+        caption + ". Hidden cells (too few responses) are left out of the lines. ▲/▼ mark a "
+        "change since the period before that is larger than chance; hover a point for its change "
+        "and interval."
+    )
 
 
 def render() -> None:
@@ -412,7 +464,7 @@ def _render(meta: queries.Meta) -> None:
     left, right = st.columns([2, 1])
     with left:
         st.subheader(f"From measures to revenue · {period_name}", anchor=False)
-        nodes = [{**v, "lines": _graph_lines(v)} for v in views]
+        nodes = [{**v, "lines": _graph_lines(v), "tooltip": v["change"].detail} for v in views]
         st.graphviz_chart(tree_dot(nodes), width="stretch")
     with right:
         _promises(views)
