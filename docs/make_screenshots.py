@@ -16,6 +16,7 @@ from playwright.sync_api import sync_playwright
 PAGES = [
     ("", "outcome_tree"),
     ("feedback-loop", "feedback_loop"),
+    ("themes", "themes"),
     ("readiness", "readiness"),
     ("data-health", "data_health"),
 ]

@@ -1,5 +1,5 @@
 """`outcomeloop`: the command line for data engineers (demo, run, dev, check, status, reload,
-schema).
+schema, themes).
 
 This module parses the arguments, lets the code's log lines through to the terminal and turns
 the errors a user can fix into one line on stderr and exit code 2; each command's body lives in a
@@ -22,6 +22,7 @@ from pipelines.cli.dev import cmd_dev
 from pipelines.cli.report import cmd_status
 from pipelines.cli.schema import cmd_schema
 from pipelines.cli.terminal import terminal_logging
+from pipelines.cli.themes import cmd_themes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", help="folder to write them to (default: $OUTCOMELOOP_HOME/schemas)")
     p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("themes", help="help write strategy.yaml's comment themes")
+    themes = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = themes.add_parser(
+        "suggest", help="candidate phrases from detractor comments, printed as YAML to paste"
+    )
+    p.add_argument("--source", choices=["nps", "ces"], default="nps", help="default nps")
+    p.add_argument("--top", type=int, default=20, help="how many phrases (default 20)")
+    p.set_defaults(func=cmd_themes)
     return parser
 
 
