@@ -33,6 +33,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:8501")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "screenshots")
+    parser.add_argument(
+        "--change-period",
+        help="also shoot the outcome tree and its table for this period, as the Period box "
+        "shows it (e.g. 'Oct 2026'): outcome_tree_changes.png, with its significance markers",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
@@ -48,8 +53,33 @@ def main() -> None:
                 target = args.out / f"{name}.png"
                 page.screenshot(path=str(target), full_page=True)
                 print(f"wrote {target}")
+            if args.change_period:
+                _tree_for_period(page, args.url, args.change_period, args.out)
         finally:
             browser.close()
+
+
+def _tree_for_period(page, url: str, period: str, out: Path) -> None:
+    """The tree graph and its table for one period, where a change is significant."""
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stGraphVizChart"]')
+    page.locator('[data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name=period, exact=True).click()
+    page.wait_for_timeout(4000)
+    page.set_viewport_size({"width": 1400, "height": 1800})
+    page.wait_for_timeout(1000)
+    graph = page.locator('[data-testid="stGraphVizChart"]').first
+    table = page.locator('[data-testid="stDataFrame"]').first
+    graph.scroll_into_view_if_needed()
+    box_graph, box_table = graph.bounding_box(), table.bounding_box()
+    top = box_graph["y"]
+    bottom = box_table["y"] + box_table["height"]
+    target = out / "outcome_tree_changes.png"
+    page.screenshot(
+        path=str(target),
+        clip={"x": box_table["x"], "y": top, "width": box_table["width"], "height": bottom - top},
+    )
+    print(f"wrote {target}")
 
 
 if __name__ == "__main__":
