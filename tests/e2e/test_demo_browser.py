@@ -28,6 +28,7 @@ pytestmark = pytest.mark.e2e
 PAGES = [
     ("", ["Outcome tree", "Our letter to customers", "Revenue", "Data current through"]),
     ("feedback-loop", ["Feedback loop", "Acted within SLA", "Per unit"]),
+    ("themes", ["What customers talk about", "Read the comments", "pulls the NPS down most"]),
     ("readiness", ["Units ready", "Closest to passing"]),
     ("data-health", ["Data health", "Sources", "Rows quarantined"]),
 ]
