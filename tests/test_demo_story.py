@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import statistics
 from datetime import date
 
 import duckdb
@@ -165,3 +167,152 @@ def test_upsell_share_of_revenue_and_revenue_match_the_strategy_at_the_demos_sca
     baseline = written["tree"]["baseline"]["value"]
     assert baseline == pytest.approx(2_050_000 * 0.3)
     assert 0.9 < revenue / baseline < 1.3
+
+
+# --- every cell of the two new marts, recomputed independently in plain Python --------------------
+
+
+def _month(ts) -> date:
+    return date(ts.year, ts.month, 1)
+
+
+def _mentions(comment: str | None, phrase: str) -> bool:
+    """DESIGN.md's rule read literally: the phrase, any case, with no letter or digit directly
+    before or after it."""
+    text, word = (comment or "").lower(), phrase.strip().lower()
+    start = text.find(word)
+    while start >= 0:
+        end = start + len(word)
+        before = text[start - 1] if start > 0 else ""
+        after = text[end] if end < len(text) else ""
+        if not before.isalnum() and not after.isalnum():
+            return True
+        start = text.find(word, start + 1)
+    return False
+
+
+def _nps(scores: list[float]) -> float | None:
+    if not scores:
+        return None
+    return 100 * (sum(s >= 9 for s in scores) - sum(s <= 6 for s in scores)) / len(scores)
+
+
+def test_every_comment_theme_cell_matches_a_plain_python_reading_of_the_contract(story):
+    home, con = story
+    themes = yaml.safe_load((home / "strategy.yaml").read_text(encoding="utf-8"))["themes"]
+    item_max = {"nps": 6, "ces": 3}
+    expected = {}
+    for source in ("nps", "ces"):
+        rows = _all(
+            con,
+            f"SELECT unit, responded_at, score, comment FROM events.{source} "
+            "WHERE unit IS NOT NULL AND score IS NOT NULL",
+        )
+        cells: dict[tuple, list] = {}
+        for unit, at, score, comment in rows:
+            for who in (unit, "all"):
+                cells.setdefault((who, _month(at)), []).append((score, comment))
+        for (unit, period), responses in cells.items():
+            commented = sum(1 for _, c in responses if c and c.strip())
+            for theme, phrases in themes.items():
+                hit = [any(_mentions(c, p) for p in phrases) for _, c in responses]
+                mentions = sum(hit)
+                if not mentions:
+                    continue
+                impact = None
+                if source == "nps":
+                    rest = [s for (s, _), h in zip(responses, hit, strict=True) if not h]
+                    if rest:
+                        impact = _nps([s for s, _ in responses]) - _nps(rest)
+                detractors = sum(
+                    1
+                    for (s, _), h in zip(responses, hit, strict=True)
+                    if h and s <= item_max[source]
+                )
+                expected[source, unit, period, theme] = (
+                    mentions,
+                    commented,
+                    mentions / commented,
+                    detractors,
+                    impact,
+                )
+    got = {
+        (s, u, p, t): (m, c, share, d, i)
+        for s, u, p, t, m, c, share, d, i in _all(con, "SELECT * FROM marts.comment_themes")
+    }
+    assert got.keys() == expected.keys()
+    assert len(got) > 200
+    for key, (m, c, share, d, impact) in expected.items():
+        gm, gc, gshare, gd, gimpact = got[key]
+        assert (gm, gc, gd) == (m, c, d), key
+        assert gshare == pytest.approx(share), key
+        assert gimpact == pytest.approx(impact) if impact is not None else gimpact is None, key
+
+
+def test_every_measure_change_matches_a_plain_python_reading_of_the_contract(story):
+    _, con = story
+    # Each cell's standard error from its own events (DESIGN.md "Honest change").
+    events = {
+        "nps": ("nps", "score"),
+        "ces": ("ces", "score"),
+        "ces_agree": ("ces", "score"),
+        "enps": ("employee_pulse", "enps_score"),
+    }
+    se: dict[tuple, float | None] = {}
+    for measure, (source, field) in events.items():
+        cells: dict[tuple, list] = {}
+        for unit, at, x in _all(
+            con,
+            f"SELECT unit, responded_at, {field} FROM events.{source} WHERE {field} IS NOT NULL",
+        ):
+            for who in (unit, "all"):
+                cells.setdefault((who, _month(at)), []).append(x)
+        for (unit, period), xs in cells.items():
+            n = len(xs)
+            if measure in ("nps", "enps"):
+                p, d = sum(x >= 9 for x in xs) / n, sum(x <= 6 for x in xs) / n
+                value = 100 * math.sqrt(max((p + d) - (p - d) ** 2, 0) / n)
+            elif measure == "ces":
+                value = statistics.stdev(xs) / math.sqrt(n) if n >= 2 else None
+            else:
+                p = sum(5 <= x <= 7 for x in xs) / n
+                value = 100 * math.sqrt(p * (1 - p) / n)
+            se[measure, unit, period] = value
+    shown = {
+        (m, u, p): v
+        for m, u, p, v in _all(
+            con,
+            "SELECT measure, unit, period_start, value FROM marts.measure_values "
+            "WHERE NOT suppressed AND value IS NOT NULL",
+        )
+    }
+    expected = {}
+    for (measure, unit, period), value in shown.items():
+        before = date(period.year - (period.month == 1), (period.month - 2) % 12 + 1, 1)
+        if (measure, unit, before) not in shown:
+            continue
+        change = value - shown[measure, unit, before]
+        s = None
+        if measure in events:
+            now, then = se[measure, unit, period], se[measure, unit, before]
+            s = None if now is None or then is None else math.sqrt(now**2 + then**2)
+        z = change / s if s else None
+        expected[measure, unit, period] = (
+            before,
+            change,
+            s,
+            z,
+            None if z is None else abs(z) >= 1.959964,
+        )
+    got = {
+        (m, u, p): (pp, ch, s, z, sig)
+        for m, u, p, pp, _, _, ch, s, z, sig in _all(con, "SELECT * FROM marts.measure_changes")
+    }
+    assert got.keys() == expected.keys()
+    assert sum(1 for v in got.values() if v[4]) >= 3
+    for key, (before, change, s, z, significant) in expected.items():
+        gb, gch, gs, gz, gsig = got[key]
+        assert gb == before and gch == pytest.approx(change), key
+        assert (gs is None, gz is None, gsig) == (s is None, z is None, significant), key
+        if s is not None:
+            assert gs == pytest.approx(s) and (z is None or gz == pytest.approx(z)), key
