@@ -68,16 +68,26 @@ def comment_themes(events: EventTables, strategy: Strategy) -> ibis.Table:
         if t is None or not themes:
             continue
         require_columns(t, source, ["responded_at", "unit", "score"], "comment themes")
+        t = t.filter(t.unit.notnull(), t.score.notnull())
         comment = (t.comment if "comment" in t.columns else ibis.null()).cast("string")
-        flag = {f"m{i}": mentions(comment, phrases) for i, phrases in enumerate(themes.values())}
-        rows = t.filter(t.unit.notnull(), t.score.notnull()).select(
+        rows = t.select(
             unit=t.unit.cast("string"),
             period_start=period_start(t.responded_at, strategy),
             score=t.score.cast("float64"),
             has_comment=comment.strip().length().fill_null(0) > 0,
-            **flag,
         )
-        parts.append(_cells(rows, source, list(themes), item_max[source]))
+        # One row per (response, theme it mentions): each theme's regex reads the comments once.
+        mentioned = [
+            t.filter(mentions(comment, phrases)).select(
+                unit=t.unit.cast("string"),
+                period_start=period_start(t.responded_at, strategy),
+                score=t.score.cast("float64"),
+                theme=ibis.literal(theme, type="string"),
+            )
+            for theme, phrases in themes.items()
+        ]
+        hits = ibis.union(*mentioned, distinct=False) if len(mentioned) > 1 else mentioned[0]
+        parts.append(_cells(rows, hits, source, item_max[source]))
     if not parts:
         return empty_table(COMMENT_THEMES_SCHEMA)
     return ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
@@ -87,53 +97,47 @@ def _count(condition: ibis.BooleanValue) -> ibis.IntegerValue:
     return ibis.cases((condition, 1), else_=0).sum()
 
 
-def _cells(rows: ibis.Table, source: str, names: list[str], item_max: float) -> ibis.Table:
-    """The source's theme rows: counts per unit and period, `all` as the sum of the units' counts
-    (every count here adds up exactly), then one row per theme with mentions."""
-    is_item = rows.score <= item_max
-    promoter, detractor = rows.score >= 9, rows.score <= 6
-    counts = {
-        "n": rows.score.count(),
-        "comments": _count(rows.has_comment),
-        "promoters": _count(promoter),
-        "nps_detractors": _count(detractor),
-    }
-    for i in range(len(names)):
-        m = rows[f"m{i}"]
-        counts[f"mentions{i}"] = _count(m)
-        counts[f"items{i}"] = _count(m & is_item)
-        counts[f"promoters{i}"] = _count(m & promoter)
-        counts[f"detractors{i}"] = _count(m & detractor)
-    units = rows.group_by(["unit", "period_start"]).aggregate(**counts)
-    everyone = units.group_by("period_start").aggregate(
-        **{name: units[name].sum() for name in counts}
-    )
+def _with_all(cells: ibis.Table, keys: list[str]) -> ibis.Table:
+    """The units' counts and, per period, their sum as unit `all` (every count here adds up)."""
+    counts = [c for c in cells.columns if c not in ("unit", *keys)]
+    everyone = cells.group_by(keys).aggregate(**{c: cells[c].sum() for c in counts})
     everyone = everyone.mutate(unit=ibis.literal(ALL_UNITS, type="string"))
-    cells = units.union(everyone.select(*units.columns), distinct=False)
+    return cells.union(everyone.select(*cells.columns), distinct=False)
 
-    per_theme = []
-    for i, theme in enumerate(names):
-        mentioned = cells[f"mentions{i}"]
-        if source == "nps":
-            rest = cells.n - mentioned
-            impact = _nps(cells.promoters, cells.nps_detractors, cells.n) - _nps(
-                cells.promoters - cells[f"promoters{i}"],
-                cells.nps_detractors - cells[f"detractors{i}"],
-                rest,
-            )
-        else:
-            impact = ibis.null("float64")
-        per_theme.append(
-            cells.filter(mentioned > 0).select(
-                source=ibis.literal(source, type="string"),
-                unit=cells.unit.cast("string"),
-                period_start=cells.period_start.cast("date"),
-                theme=ibis.literal(theme, type="string"),
-                mentions=mentioned.cast("int64"),
-                comments=cells.comments.cast("int64"),
-                share=(mentioned.cast("float64") / cells.comments).cast("float64"),
-                detractors=cells[f"items{i}"].cast("int64"),
-                nps_impact=impact.cast("float64"),
-            )
+
+def _cells(rows: ibis.Table, hits: ibis.Table, source: str, item_max: float) -> ibis.Table:
+    """The source's theme rows: each cell's responses (n, comments, NPS counts) and each theme's
+    mentions in it, per unit and `all`, joined; one row per theme with mentions."""
+    base = rows.group_by(["unit", "period_start"]).aggregate(
+        n=rows.score.count(),
+        comments=_count(rows.has_comment),
+        promoters=_count(rows.score >= 9),
+        detractors=_count(rows.score <= 6),
+    )
+    base = _with_all(base, ["period_start"])
+    themed = hits.group_by(["unit", "period_start", "theme"]).aggregate(
+        mentions=hits.score.count(),
+        items=_count(hits.score <= item_max),
+        t_promoters=_count(hits.score >= 9),
+        t_detractors=_count(hits.score <= 6),
+    )
+    themed = _with_all(themed, ["period_start", "theme"])
+    base = base.rename(b_unit="unit", b_period="period_start")
+    j = themed.inner_join(base, [themed.unit == base.b_unit, themed.period_start == base.b_period])
+    if source == "nps":
+        impact = _nps(j.promoters, j.detractors, j.n) - _nps(
+            j.promoters - j.t_promoters, j.detractors - j.t_detractors, j.n - j.mentions
         )
-    return ibis.union(*per_theme, distinct=False) if len(per_theme) > 1 else per_theme[0]
+    else:
+        impact = ibis.null("float64")
+    return j.select(
+        source=ibis.literal(source, type="string"),
+        unit=j.unit.cast("string"),
+        period_start=j.period_start.cast("date"),
+        theme=j.theme.cast("string"),
+        mentions=j.mentions.cast("int64"),
+        comments=j.comments.cast("int64"),
+        share=(j.mentions.cast("float64") / j.comments).cast("float64"),
+        detractors=j.items.cast("int64"),
+        nps_impact=impact.cast("float64"),
+    )
