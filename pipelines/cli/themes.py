@@ -46,15 +46,22 @@ def suggest(comments: list[str], top: int, known: set[str]) -> list[str]:
     return phrases
 
 
+#: The source's newest feedback-item comments (parameters: source, limit).
+_NEWEST = (
+    "SELECT comment FROM marts.feedback_items WHERE source = ? "
+    "AND coalesce(trim(comment), '') <> '' ORDER BY received_at DESC, feedback_id LIMIT ?"
+)
+
+
 def mentions(snapshot: Path, source: str, phrases: list[str]) -> dict[str, int]:
-    """How many of the source's feedback-item comments mention each phrase (the mart's rule)."""
+    """How many of the comments read mention each phrase (the mart's rule)."""
     counts = {}
     for phrase in phrases:
         table = query_snapshot(
             snapshot,
-            "SELECT count(*) AS n FROM marts.feedback_items WHERE source = ? "
-            "AND regexp_matches(lower(comment), ?)",
-            [source, theme_pattern([phrase])],
+            f"WITH c AS ({_NEWEST}) SELECT count(*) AS n FROM c "
+            "WHERE regexp_matches(lower(comment), ?)",
+            [source, MAX_COMMENTS, theme_pattern([phrase])],
         )
         counts[phrase] = int(table.column("n")[0].as_py())
     return counts
@@ -82,12 +89,7 @@ def cmd_themes(args: argparse.Namespace) -> int:
         raise CliError(f"no published snapshot at {snapshot}; run `outcomeloop run` first")
     strategy = load_strategy(cfg.strategy_path)
     known = {p.strip().lower() for phrases in strategy.themes.values() for p in phrases}
-    rows = query_snapshot(
-        snapshot,
-        "SELECT comment FROM marts.feedback_items WHERE source = ? "
-        "AND coalesce(trim(comment), '') <> '' ORDER BY received_at DESC LIMIT ?",
-        [args.source, MAX_COMMENTS],
-    )
+    rows = query_snapshot(snapshot, _NEWEST, [args.source, MAX_COMMENTS])
     comments = [c for c in rows.column("comment").to_pylist() if c]
     if not comments:
         print(f"# No {_WHO[args.source]} comments ({args.source}) in the snapshot yet.")
