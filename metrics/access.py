@@ -44,11 +44,11 @@ from metrics.problems import (
 from metrics.schemas import ALL_UNITS
 
 #: The dashboard's pages, by the name access.yaml uses for them (dashboard/app.py's page files).
-PAGES = ("outcome_tree", "feedback_loop", "readiness", "data_health")
+PAGES = ("outcome_tree", "feedback_loop", "themes", "readiness", "data_health")
 #: A `users:` key naming a group of the identity provider's `groups` claim.
 GROUP_PREFIX = "group:"
 
-PageName = Literal["outcome_tree", "feedback_loop", "readiness", "data_health"]
+PageName = Literal["outcome_tree", "feedback_loop", "themes", "readiness", "data_health"]
 
 
 class AccessError(ConfigFileError):

@@ -19,7 +19,6 @@ from dashboard import queries
 from dashboard.components.formatting import format_period, plural, unit_name
 from dashboard.components.frame import render_page
 from dashboard.components.text import comment_text, escape_markdown
-from metrics.schemas import ALL_UNITS
 from metrics.theme_match import theme_pattern
 
 QUESTION = "What do customers talk about, and which topics pull the NPS down?"
@@ -61,8 +60,11 @@ def _render(meta: queries.Meta) -> None:
         "Comments from", list(SOURCES), format_func=SOURCES.get, key="themes_source"
     )
     unit = c2.selectbox(
-        "Unit", [ALL_UNITS, *queries.units(meta)], format_func=unit_name, key="themes_unit"
+        "Unit", queries.unit_choices(meta), format_func=unit_name, key="themes_unit"
     )
+    if unit is None:
+        st.info("No unit of yours has comments in the snapshot yet.")
+        return
     period = c3.selectbox(
         "Period", periods, format_func=lambda p: format_period(p, meta.period),
         key="themes_period",
