@@ -44,7 +44,7 @@ SCHEMAS = ("marts", "ops", "serving")
 DDL = {
     "ops.file_ledger": "file_path VARCHAR, source VARCHAR, sha256 VARCHAR, size_bytes BIGINT, "
     "rows_loaded BIGINT, rows_filtered BIGINT, rows_quarantined BIGINT, status VARCHAR, "
-    "error VARCHAR, loaded_at TIMESTAMP, mapping_digest VARCHAR",
+    "error VARCHAR, loaded_at TIMESTAMP, mapping_digest VARCHAR, mtime_ns BIGINT",
     "ops.quarantine": "source VARCHAR, file_path VARCHAR, row_number BIGINT, record VARCHAR, "
     "reason VARCHAR, quarantined_at TIMESTAMP",
     "ops.alert_log": "rule VARCHAR, event VARCHAR, subject VARCHAR, unit VARCHAR, "
@@ -341,15 +341,15 @@ def _tables(built_at: datetime, data_through: datetime, mask_contacts: bool) -> 
         ],
         "ops.file_ledger": [
             (nps_file, "nps", "a1" * 32, 20480, 140, 2, 1, "loaded", None,
-             datetime(2025, 3, 20, 9, 0), None),
+             datetime(2025, 3, 20, 9, 0), None, 1_742_400_000_000_000_000),
             ("inbox/nps/nps_2025_03_copy.csv", "nps", "a1" * 32, 20480, 0, 0, 0, "duplicate",
-             None, datetime(2025, 3, 20, 9, 5), None),
+             None, datetime(2025, 3, 20, 9, 5), None, 1_742_400_000_000_000_000),
             ("inbox/nps/broken.csv", "nps", "b2" * 32, 512, 0, 0, 0, "rejected", rejected_error,
-             datetime(2025, 3, 20, 9, 10), None),
+             datetime(2025, 3, 20, 9, 10), None, 1_742_400_000_000_000_000),
             (ces_file, "ces", "c3" * 32, 30720, 80, 0, 0, "loaded", None,
-             datetime(2025, 3, 20, 8, 0), None),
+             datetime(2025, 3, 20, 8, 0), None, 1_742_400_000_000_000_000),
             ("inbox/revenue/revenue.csv", "revenue", "d4" * 32, 300, 6, 0, 0, "loaded", None,
-             datetime(2025, 3, 1, 7, 0), None),
+             datetime(2025, 3, 1, 7, 0), None, 1_742_400_000_000_000_000),
         ],
         "ops.quarantine": [
             ("nps", nps_file, 57, quarantined, reason, datetime(2025, 3, 20, 9, 0)),

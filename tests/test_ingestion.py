@@ -454,6 +454,67 @@ def test_ingesting_the_same_inbox_twice_changes_nothing(con, tmp_path):
     )
 
 
+def test_an_unchanged_file_is_recognised_by_path_size_and_mtime_without_being_read(con, tmp_path):
+    [path] = land(tmp_path, "revenue", INGEST / "revenue_2025-03.csv")
+    [first] = ingest(con, "revenue", [path])
+    assert first.status == "loaded"
+    stat = path.stat()
+    assert rows(con, "SELECT size_bytes, mtime_ns FROM ops.file_ledger") == [
+        (stat.st_size, stat.st_mtime_ns)
+    ]
+    before = rows(con, "SELECT * FROM events.revenue ORDER BY ALL")
+    # Other bytes of the same size under the same mtime: a run that read the file would judge
+    # new content (load it or reject it); an unchanged (path, size, mtime) is not read at all.
+    original = path.read_bytes()
+    path.write_bytes(original.replace(b"Sales", b"Salez"))
+    assert path.stat().st_size == stat.st_size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert ingest(con, "revenue", [path]) == []
+    assert rows(con, "SELECT * FROM events.revenue ORDER BY ALL") == before
+
+
+def test_a_touched_file_is_hashed_once_and_its_new_mtime_remembered(con, tmp_path):
+    [path] = land(tmp_path, "revenue", INGEST / "revenue_2025-03.csv")
+    ingest(con, "revenue", [path])
+    os.utime(path, (1_800_000_000, 1_800_000_000))  # touched: same bytes, new mtime
+    assert ingest(con, "revenue", [path]) == []  # hashed: already judged, nothing loaded
+    assert rows(con, "SELECT count(*), max(mtime_ns) FROM ops.file_ledger") == [
+        (1, 1_800_000_000 * 10**9)
+    ]
+
+
+def test_a_renamed_copy_with_the_same_mtime_is_still_a_duplicate(con, tmp_path):
+    [path] = land(tmp_path, "revenue", INGEST / "revenue_2025-03.csv")
+    ingest(con, "revenue", [path])
+    copy = path.with_name("renamed.csv")
+    shutil.copy2(path, copy)  # same bytes, size and mtime under another name
+    [outcome] = ingest(con, "revenue", [copy])
+    assert outcome.status == "duplicate" and outcome.rows_loaded == 0
+
+
+def test_a_ledger_without_mtimes_is_migrated_and_its_files_still_judged_once(tmp_path):
+    path = tmp_path / "w.duckdb"
+    old = duckdb.connect(str(path))
+    old.execute("CREATE SCHEMA ops")
+    old.execute(
+        "CREATE TABLE ops.file_ledger (file_path VARCHAR, source VARCHAR, sha256 VARCHAR, "
+        "size_bytes BIGINT, rows_loaded BIGINT, rows_filtered BIGINT, rows_quarantined BIGINT, "
+        "status VARCHAR, error VARCHAR, loaded_at TIMESTAMP)"
+    )
+    old.close()
+    con = connect(path)
+    try:
+        ensure_schema(con)
+        [file] = land(tmp_path, "revenue", INGEST / "revenue_2025-03.csv")
+        [outcome] = ingest(con, "revenue", [file])
+        assert outcome.status == "loaded" and outcome.mtime_ns == file.stat().st_mtime_ns
+        con.execute("UPDATE ops.file_ledger SET mtime_ns = NULL")  # as judged before the column
+        assert ingest(con, "revenue", [file]) == []  # hashed, recognised, mtime filled in
+        assert rows(con, "SELECT mtime_ns FROM ops.file_ledger") == [(file.stat().st_mtime_ns,)]
+    finally:
+        con.close()
+
+
 def test_max_file_mb_rejects_a_large_file_without_reading_it(con, tmp_path):
     files = land(tmp_path, "revenue", ("huge.csv", "period,unit,amount\n" + "x" * 2_000_000))
     cfg = config({"max_file_mb": 1})

@@ -33,6 +33,9 @@ CREATE TABLE IF NOT EXISTS ops.file_ledger (
 LEDGER_ADDED = (
     # the digest of the source's mapping the file was judged with (SourcesConfig.mapping_digest)
     "ALTER TABLE ops.file_ledger ADD COLUMN IF NOT EXISTS mapping_digest VARCHAR",
+    # the file's modification time when judged: with its path and size, what lets a run
+    # recognise an unchanged file without reading it again
+    "ALTER TABLE ops.file_ledger ADD COLUMN IF NOT EXISTS mtime_ns BIGINT",
 )
 
 QUARANTINE_DDL = """

@@ -36,24 +36,55 @@ class FileOutcome:
     error: str | None
     #: the digest of the source's mapping the file was judged with (None: not judged by it)
     mapping_digest: str | None = None
+    #: The file's modification time (ns) when judged: with the path and size, what lets the next
+    #: run recognise the file without reading it. None for entries that were never stat'ed.
+    mtime_ns: int | None = None
 
 
 def rejected(
-    source: str, file_path: str, sha: str, size: int, error: str, digest: str | None = None
+    source: str,
+    file_path: str,
+    sha: str,
+    size: int,
+    error: str,
+    digest: str | None = None,
+    mtime_ns: int | None = None,
 ) -> FileOutcome:
     """The outcome of a file that loads nothing because of `error`."""
-    return FileOutcome(file_path, source, sha, size, "rejected", 0, 0, 0, error, digest)
+    return FileOutcome(file_path, source, sha, size, "rejected", 0, 0, 0, error, digest, mtime_ns)
+
+
+def judged_stats(con: duckdb.DuckDBPyConnection, source: str) -> set[tuple[str, int, int]]:
+    """(file_path, size_bytes, mtime_ns) of every file of `source` judged before: a file whose
+    path, size and modification time are all unchanged is not read again."""
+    rows = con.execute(
+        "SELECT file_path, size_bytes, mtime_ns FROM ops.file_ledger "
+        "WHERE source = ? AND mtime_ns IS NOT NULL",
+        [source],
+    ).fetchall()
+    return {(path, size, mtime) for path, size, mtime in rows}
+
+
+def restamp(
+    con: duckdb.DuckDBPyConnection, source: str, file_path: str, sha: str, mtime_ns: int
+) -> None:
+    """A judged file was touched (new mtime, same bytes): remember the new mtime, so the next run
+    recognises it without hashing it again."""
+    con.execute(
+        "UPDATE ops.file_ledger SET mtime_ns = ? WHERE source = ? AND file_path = ? AND sha256 = ?",
+        [mtime_ns, source, file_path, sha],
+    )
 
 
 def write_ledger(con: duckdb.DuckDBPyConnection, o: FileOutcome, now: datetime) -> None:
     """Insert the ledger row of `o` (inside the caller's transaction, if any)."""
     con.execute(
         "INSERT INTO ops.file_ledger (file_path, source, sha256, size_bytes, rows_loaded, "
-        "rows_filtered, rows_quarantined, status, error, loaded_at, mapping_digest) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "rows_filtered, rows_quarantined, status, error, loaded_at, mapping_digest, mtime_ns) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             o.file_path, o.source, o.sha256, o.size_bytes, o.rows_loaded, o.rows_filtered,
-            o.rows_quarantined, o.status, o.error, now, o.mapping_digest,
+            o.rows_quarantined, o.status, o.error, now, o.mapping_digest, o.mtime_ns,
         ],
     )  # fmt: skip
 

@@ -1,7 +1,9 @@
 """Exactly-once loading: each landed file judged once, loaded in one transaction with its ledger row.
 
 Each landed file is judged once per content hash (sha256):
-- same path and same bytes as before: already judged, nothing happens (re-runs change nothing);
+- same path, size and modification time as when judged: recognised from the ledger without
+  reading the file (so a run over an unchanged inbox reads no file);
+- same path and same bytes as before (a touched file): already judged, nothing happens;
 - same bytes as a file loaded before under another name: a `duplicate` ledger row, nothing loaded;
 - otherwise it is staged (read and validated, see `staging`), then applied (see `upsert`) in ONE
   transaction together with its `loaded` ledger row; a file that cannot be read at all (or lacks
@@ -74,9 +76,10 @@ def ingest_files(
         raise ValueError(f"unknown source {source!r}; the sources are {', '.join(SOURCES)}")
     stamp = ledger_time(now)
     con.execute("SET preserve_insertion_order = true")  # the staged rowid is the file position
+    judged = ledger.judged_stats(con, source)
     outcomes = []
     for path in files:
-        outcome = _ingest_one(con, source, Path(path), sources_config, dimensions, stamp)
+        outcome = _ingest_one(con, source, Path(path), sources_config, dimensions, stamp, judged)
         if outcome is not None:
             outcomes.append(outcome)
     return outcomes
@@ -121,15 +124,19 @@ def _ingest_one(
     config: SourcesConfig,
     dimensions: Sequence[str],
     now: datetime,
+    judged_stats: set[tuple[str, int, int]],
 ) -> FileOutcome | None:
     """Judge one file: its outcome, or None when this path and content were judged before."""
     file_path = os.path.abspath(path)
     digest = config.mapping_digest(source)
     try:
-        size = path.stat().st_size
+        stat = path.stat()
     except OSError as exc:
         outcome = rejected(source, file_path, "", 0, f"{file_path}: cannot be read: {exc}", digest)
         return ledger.record(con, outcome, now)
+    size, mtime_ns = stat.st_size, stat.st_mtime_ns
+    if (file_path, size, mtime_ns) in judged_stats:
+        return None  # judged before and untouched since: not read at all
 
     error = too_large(file_path, size, config)
     if error is not None:
@@ -140,7 +147,9 @@ def _ingest_one(
         ).fetchone()
         if seen:
             return None
-        return ledger.record(con, rejected(source, file_path, "", size, error, digest), now)
+        return ledger.record(
+            con, rejected(source, file_path, "", size, error, digest, mtime_ns), now
+        )
 
     big = size >= BIG_FILE_BYTES
     started = time.monotonic()
@@ -162,6 +171,7 @@ def _ingest_one(
             [source, file_path, sha],
         ).fetchone()
         if judged:
+            ledger.restamp(con, source, file_path, sha, mtime_ns)
             log.debug("%s: already judged (%s), skipped", path.name, judged[0])
             return None
     else:
@@ -190,6 +200,7 @@ def _ingest_one(
         outcome = FileOutcome(
             file_path, source, sha, size, "duplicate", 0, 0, 0,
             f"same content as {earlier[0]}, loaded at {earlier[1]:%Y-%m-%d %H:%M} UTC", digest,
+            mtime_ns,
         )  # fmt: skip
         return ledger.record(con, outcome, now)
 
@@ -203,13 +214,15 @@ def _ingest_one(
             failure = exc
     if failure is not None:
         message = rejection_message(failure, file_path, source)
-        return ledger.record(con, rejected(source, file_path, sha, size, message, digest), now)
+        return ledger.record(
+            con, rejected(source, file_path, sha, size, message, digest, mtime_ns), now
+        )
     assert staged is not None
     for note in staged.notes:
         log.info("%s: %s", path.name, note)
     if big:
         log.info("%s: %s records staged; loading", path.name, staged.records)
-    return _load(con, source, path, file_path, sha, size, staged, now, started, digest)
+    return _load(con, source, path, file_path, sha, size, mtime_ns, staged, now, started, digest)
 
 
 def rejection_message(failure: Exception, file_path: str, source: str) -> str:
@@ -239,6 +252,7 @@ def _load(
     file_path: str,
     sha: str,
     size: int,
+    mtime_ns: int,
     staged: staging.Staged,
     now: datetime,
     started: float,
@@ -252,14 +266,17 @@ def _load(
             con, SOURCES[source], file_path, staged, now
         )
         outcome = FileOutcome(
-            file_path, source, sha, size, "loaded", loaded, filtered, quarantined, None, digest
-        )
+            file_path, source, sha, size, "loaded", loaded, filtered, quarantined, None, digest,
+            mtime_ns,
+        )  # fmt: skip
         ledger.write_ledger(con, outcome, now)
         con.execute("COMMIT")
     except Exception as exc:  # roll back the file, record why, carry on with the next one
         con.execute("ROLLBACK")
         error = f"{file_path}: load failed: {first_lines(exc)}; {retry_hint(source)}"
-        return ledger.record(con, rejected(source, file_path, sha, size, error, digest), now)
+        return ledger.record(
+            con, rejected(source, file_path, sha, size, error, digest, mtime_ns), now
+        )
     finally:
         staging.drop_staging(con)
 
