@@ -29,9 +29,17 @@ from metrics.sources import SourcesConfig
 from metrics.store.files import replace_into
 from metrics.store.sql import identifier, literal
 from metrics.strategy import Strategy
+from pipelines import changes
 from pipelines.alerts.log import copy_alert_log
 from pipelines.ingestion.inbox import unread_entries
-from pipelines.marts.registry import MART_NAMES
+from pipelines.marts.registry import MART_NAMES, by_name
+from pipelines.marts.runner import strategy_signature
+from pipelines.snapshot_parts import (
+    PartitionedTable,
+    publish_partitioned,
+    read_manifest,
+    retire_unreferenced,
+)
 
 #: The newest quarantined rows copied into the snapshot (the summary counts every row).
 QUARANTINE_ROWS_IN_SNAPSHOT = 5000
@@ -40,6 +48,15 @@ QUARANTINE_ROWS_IN_SNAPSHOT = 5000
 FREE_TEXT_COLUMNS = (
     "comment", "comments", "note", "notes", "text", "record", "sample_record", "example", "examples",
 )  # fmt: skip
+
+#: Large, append-mostly tables published as per-period Parquet parts behind a view (see
+#: pipelines.snapshot_parts); every other table is copied into the snapshot file whole. A mart
+#: here must declare a partition in the registry: its periods and what changed come from there.
+PARTITIONED_MARTS = ("feedback_items",)
+RESPONSES = "serving.responses"
+
+#: The consumer name under which publishing tracks what it has seen (pipelines.changes).
+CONSUMER = "publish"
 
 
 def _tree_rows(strategy: Strategy) -> list[tuple]:
@@ -84,9 +101,10 @@ def publish_snapshot(
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temp_files(snapshot.parent)
     tmp = snapshot.parent / f".next-{uuid.uuid4().hex}.duckdb"
+    parts = _Parts(con, snapshot.parent / "parts", strategy)
     try:
         data_through = _build(
-            con, tmp, strategy, strategy_sha, sources_cfg, now, dagster_url, inbox
+            con, tmp, parts, strategy, strategy_sha, sources_cfg, now, dagster_url, inbox
         )
         replace_into(tmp, snapshot)
     except BaseException:
@@ -94,12 +112,102 @@ def publish_snapshot(
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         raise
-    return {"data_through": data_through}
+    # Only once the new snapshot is in place: its parts become the ones to reuse, the previous
+    # ones start their grace period, and what was published is remembered (a crash before this
+    # point makes the next publish write more parts, never fewer).
+    removed = retire_unreferenced(parts.folder, parts.manifest)
+    parts.commit()
+    return {
+        "data_through": data_through,
+        "parts_named": sum(len(p) for p in parts.manifest.values()),
+        "parts_written": parts.written,
+        "parts_removed": removed,
+    }
+
+
+class _Parts:
+    """The large tables' Parquet parts one publish names: reused from the previous publish for
+    the periods nothing changed since (pipelines.changes), written anew for the others."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, folder: Path, strategy: Strategy) -> None:
+        self.con, self.folder, self.strategy = con, folder, strategy
+        self.signature = strategy_signature(strategy)
+        self.previous = read_manifest(folder)
+        self.manifest: dict[str, dict[str, str]] = {}
+        self.written = 0
+        self.ledger = con.execute(
+            "SELECT source, file_path, sha256 FROM ops.file_ledger WHERE status = 'loaded'"
+        ).fetchall()
+        self.versions = {m: changes.mart_version(con, m) for m in PARTITIONED_MARTS}
+        sig, self.seen_versions = changes.signature(con, CONSUMER)
+        self.events = changes.event_changes(con, CONSUMER) if sig == self.signature else None
+
+    def partitioned(self, name: str) -> str | None:
+        """SQL of `name`'s period as text when it is published in parts, else None."""
+        if name == RESPONSES:
+            return "CAST(period_start AS VARCHAR)"
+        mart = name.removeprefix("marts.")
+        if mart in PARTITIONED_MARTS:
+            partition = by_name()[mart].partition
+            assert partition is not None, f"{mart} is published in parts but has no partition"
+            return partition.sql(self.strategy)
+        return None
+
+    def changed(self, name: str) -> set[str] | None:
+        """The periods of `name` changed since the last publish (None: all of them)."""
+        if self.events is None:  # first publish, a code or strategy change, a reload
+            return None
+        if name == RESPONSES:
+            rows = " UNION ALL ".join(
+                self.events.rows_sql(s, ["responded_at"]) for s in ("nps", "ces")
+            )
+            ps = period_start_sql("responded_at", self.strategy.period, self.strategy.timezone)
+            periods = self.con.execute(f"SELECT DISTINCT CAST({ps} AS VARCHAR) FROM ({rows})")
+            return {p for (p,) in periods.fetchall()}
+        mart = name.removeprefix("marts.")
+        return changes.mart_changes_since(self.con, mart, self.seen_versions.get(mart, 0))
+
+    def publish(self, name: str, select: str, partition: str, after: str | None = None) -> None:
+        if self.strategy.privacy.mask_contacts:
+            select = _masked_select(self.con, select)
+        table = PartitionedTable(name, select, partition)
+        files, written = publish_partitioned(
+            self.con,
+            table,
+            self.folder,
+            f"snap.{name}",
+            self.previous.get(name, {}),
+            self.changed(name),
+            after,
+        )
+        self.manifest[name] = files
+        self.written += written
+
+    def commit(self) -> None:
+        changes.commit(self.con, CONSUMER, self.signature, self.ledger, self.versions)
+
+
+def _copy(
+    con: duckdb.DuckDBPyConnection,
+    parts: _Parts,
+    name: str,
+    select: str,
+    after: str | None = None,
+) -> None:
+    """Publish the rows of `select` as snapshot table `name` (schema.table): in the snapshot
+    file, or as Parquet parts behind a view for the large tables (see _Parts), naming only the
+    periods later than `after` (text; the select must hold no earlier rows)."""
+    partition = parts.partitioned(name)
+    if partition is not None:
+        parts.publish(name, select, partition, after)
+    else:
+        con.execute(f"CREATE TABLE snap.{name} AS {select}")
 
 
 def _build(
     con: duckdb.DuckDBPyConnection,
     tmp: Path,
+    parts: _Parts,
     strategy: Strategy,
     strategy_sha: str,
     sources_cfg,
@@ -110,132 +218,174 @@ def _build(
     """Write every table of the snapshot into the new file `tmp`; the data's newest event time."""
     con.execute(f"ATTACH {literal(tmp)} AS snap")
     try:
-        for schema in ("marts", "ops", "serving"):
-            con.execute(f"CREATE SCHEMA snap.{schema}")
-        for table in MART_NAMES:
-            if _has_table(con, "marts", table):
-                con.execute(f"CREATE TABLE snap.marts.{table} AS SELECT * FROM marts.{table}")
-        con.execute("CREATE TABLE snap.ops.file_ledger AS SELECT * FROM ops.file_ledger")
-        con.execute(
-            "CREATE TABLE snap.ops.quarantine AS SELECT * FROM ops.quarantine "
-            f"ORDER BY quarantined_at DESC, file_path, row_number LIMIT {QUARANTINE_ROWS_IN_SNAPSHOT}"
-        )
-        con.execute(
-            """CREATE TABLE snap.serving.quarantine_summary AS
-               SELECT source, reason, count(*) AS rows, count(DISTINCT file_path) AS files,
-                      max(quarantined_at) AS last_at,
-                      arg_min(record, (file_path, row_number)) AS sample_record,
-                      arg_min(file_path, (file_path, row_number)) AS sample_file,
-                      arg_min(row_number, (file_path, row_number)) AS sample_row
-               FROM ops.quarantine GROUP BY source, reason ORDER BY source, rows DESC"""
-        )
-        copy_alert_log(con, "snap")  # the alerts asset refreshes this copy after it sends
-        _source_health(con, sources_cfg, now)
-        _unread_inbox(con, inbox)
-        _responses(con, strategy)
-        con.execute(
-            """CREATE TABLE snap.serving.orphan_actions AS
-               SELECT a.feedback_id, a.action_at, a.action_type, a.owner, a.file_path, a.row_number
-               FROM events.feedback_actions a
-               WHERE NOT EXISTS (SELECT 1 FROM events.nps n WHERE n.response_id = a.feedback_id)
-                 AND NOT EXISTS (SELECT 1 FROM events.ces c WHERE c.response_id = a.feedback_id)
-               ORDER BY a.action_at"""
-        )
-        con.execute(
-            "CREATE TABLE snap.serving.tree (node VARCHAR, parent VARCHAR, depth INTEGER, "
-            "position INTEGER, label VARCHAR, measure VARCHAR, strand VARCHAR, promise VARCHAR, "
-            "weight DOUBLE, direction VARCHAR)"
-        )
-        con.executemany(
-            "INSERT INTO snap.serving.tree VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            _tree_rows(strategy),
-        )
-        con.execute(
-            "CREATE TABLE snap.serving.measures (measure VARCHAR, label VARCHAR, kind VARCHAR, "
-            "source VARCHAR, min_n INTEGER, anonymity BOOLEAN, format VARCHAR)"
-        )
-        measure_rows = [
-            (
-                mid,
-                m.label or mid.replace("_", " "),
-                m.kind,
-                m.source,
-                m.min_n,
-                m.anonymity,
-                m.format or default_format(m.kind),
-            )
-            for mid, m in strategy.measures.items()
-        ]
-        if measure_rows:
-            con.executemany(
-                "INSERT INTO snap.serving.measures VALUES (?, ?, ?, ?, ?, ?, ?)", measure_rows
-            )
-        con.execute("CREATE TABLE snap.serving.strategy (strategy_json VARCHAR)")
-        con.execute(
-            "INSERT INTO snap.serving.strategy VALUES (?)",
-            [json.dumps(strategy.model_dump(mode="json"))],
-        )
-        if strategy.privacy.mask_contacts:
-            _mask_free_text(con)
-        data_through = _data_through(con, now)
-        con.execute(
-            "CREATE TABLE snap.serving.meta (built_at TIMESTAMP, data_through TIMESTAMP, "
-            "strategy_sha256 VARCHAR, contract_version VARCHAR, strategy_name VARCHAR, "
-            "timezone VARCHAR, period VARCHAR, dagster_url VARCHAR)"
-        )
-        con.execute(
-            "INSERT INTO snap.serving.meta VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                now,
-                data_through,
-                strategy_sha,
-                CONTRACT_VERSION,
-                strategy.name,
-                strategy.timezone,
-                strategy.period,
-                dagster_url,
-            ],
-        )
+        with _mask_function(con, strategy):
+            return _fill(con, parts, strategy, strategy_sha, sources_cfg, now, dagster_url, inbox)
     finally:
         con.execute("DETACH snap")
+
+
+def _fill(
+    con: duckdb.DuckDBPyConnection,
+    parts: _Parts,
+    strategy: Strategy,
+    strategy_sha: str,
+    sources_cfg,
+    now: datetime,
+    dagster_url: str,
+    inbox: Path | None,
+) -> datetime | None:
+    """Every table of the snapshot, into the attached `snap`."""
+    for schema in ("marts", "ops", "serving"):
+        con.execute(f"CREATE SCHEMA snap.{schema}")
+    for table in MART_NAMES:
+        if _has_table(con, "marts", table):
+            _copy(con, parts, f"marts.{table}", f"SELECT * FROM marts.{table}")
+    con.execute("CREATE TABLE snap.ops.file_ledger AS SELECT * FROM ops.file_ledger")
+    con.execute(
+        "CREATE TABLE snap.ops.quarantine AS SELECT * FROM ops.quarantine "
+        f"ORDER BY quarantined_at DESC, file_path, row_number LIMIT {QUARANTINE_ROWS_IN_SNAPSHOT}"
+    )
+    con.execute(
+        """CREATE TABLE snap.serving.quarantine_summary AS
+           SELECT source, reason, count(*) AS rows, count(DISTINCT file_path) AS files,
+                  max(quarantined_at) AS last_at,
+                  arg_min(record, (file_path, row_number)) AS sample_record,
+                  arg_min(file_path, (file_path, row_number)) AS sample_file,
+                  arg_min(row_number, (file_path, row_number)) AS sample_row
+           FROM ops.quarantine GROUP BY source, reason ORDER BY source, rows DESC"""
+    )
+    copy_alert_log(con, "snap")  # the alerts asset refreshes this copy after it sends
+    _source_health(con, sources_cfg, now)
+    _unread_inbox(con, inbox)
+    _responses(con, parts, strategy)
+    con.execute(
+        """CREATE TABLE snap.serving.orphan_actions AS
+           SELECT a.feedback_id, a.action_at, a.action_type, a.owner, a.file_path, a.row_number
+           FROM events.feedback_actions a
+           WHERE NOT EXISTS (SELECT 1 FROM events.nps n WHERE n.response_id = a.feedback_id)
+             AND NOT EXISTS (SELECT 1 FROM events.ces c WHERE c.response_id = a.feedback_id)
+           ORDER BY a.action_at"""
+    )
+    con.execute(
+        "CREATE TABLE snap.serving.tree (node VARCHAR, parent VARCHAR, depth INTEGER, "
+        "position INTEGER, label VARCHAR, measure VARCHAR, strand VARCHAR, promise VARCHAR, "
+        "weight DOUBLE, direction VARCHAR)"
+    )
+    con.executemany(
+        "INSERT INTO snap.serving.tree VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        _tree_rows(strategy),
+    )
+    con.execute(
+        "CREATE TABLE snap.serving.measures (measure VARCHAR, label VARCHAR, kind VARCHAR, "
+        "source VARCHAR, min_n INTEGER, anonymity BOOLEAN, format VARCHAR)"
+    )
+    measure_rows = [
+        (
+            mid,
+            m.label or mid.replace("_", " "),
+            m.kind,
+            m.source,
+            m.min_n,
+            m.anonymity,
+            m.format or default_format(m.kind),
+        )
+        for mid, m in strategy.measures.items()
+    ]
+    if measure_rows:
+        con.executemany(
+            "INSERT INTO snap.serving.measures VALUES (?, ?, ?, ?, ?, ?, ?)", measure_rows
+        )
+    con.execute("CREATE TABLE snap.serving.strategy (strategy_json VARCHAR)")
+    con.execute(
+        "INSERT INTO snap.serving.strategy VALUES (?)",
+        [json.dumps(strategy.model_dump(mode="json"))],
+    )
+    if strategy.privacy.mask_contacts:
+        _mask_free_text(con)
+    data_through = _data_through(con, now)
+    con.execute(
+        "CREATE TABLE snap.serving.meta (built_at TIMESTAMP, data_through TIMESTAMP, "
+        "strategy_sha256 VARCHAR, contract_version VARCHAR, strategy_name VARCHAR, "
+        "timezone VARCHAR, period VARCHAR, dagster_url VARCHAR)"
+    )
+    con.execute(
+        "INSERT INTO snap.serving.meta VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            now,
+            data_through,
+            strategy_sha,
+            CONTRACT_VERSION,
+            strategy.name,
+            strategy.timezone,
+            strategy.period,
+            dagster_url,
+        ],
+    )
     return data_through
 
 
-def _mask_free_text(con: duckdb.DuckDBPyConnection) -> None:
-    """Mask e-mail addresses and phone numbers (metrics.privacy, the one rule screens use too) in
-    every FREE_TEXT_COLUMNS column of every table of the new snapshot (text or a list of texts)."""
-    columns = con.execute(
-        "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
-        "WHERE table_catalog = 'snap' AND column_name IN (SELECT unnest(?)) "
-        "AND data_type IN ('VARCHAR', 'VARCHAR[]') ORDER BY ALL",
-        [list(FREE_TEXT_COLUMNS)],
-    ).fetchall()
-    if not columns:
+def _masked_value(col: str, data_type: str) -> tuple[str, str]:
+    """(the masked value of a free-text column, when it could hold a contact at all)."""
+    if data_type == "VARCHAR":
+        # Only text that could hold a contact reaches Python: an '@', or seven digits with at
+        # most two other characters between each (a superset of metrics.privacy.PHONE).
+        could = f"(contains({col}, '@') OR regexp_matches({col}, '\\d(\\D{{0,2}}\\d){{6}}'))"
+        return f"_outcomeloop_mask({col})", could
+    return f"list_transform({col}, x -> _outcomeloop_mask(x))", f"{col} IS NOT NULL"
+
+
+@contextlib.contextmanager
+def _mask_function(con: duckdb.DuckDBPyConnection, strategy: Strategy):
+    """The masking rule as a DuckDB function while the snapshot is built (when the strategy asks
+    for masking)."""
+    if not strategy.privacy.mask_contacts:
+        yield
         return
     con.create_function(
         "_outcomeloop_mask", mask_contacts, ["VARCHAR"], "VARCHAR", side_effects=False
     )
     try:
-        for schema, table, column, data_type in columns:
-            col = identifier(column)
-            masked = (
-                f"_outcomeloop_mask({col})"
-                if data_type == "VARCHAR"
-                else f"list_transform({col}, x -> _outcomeloop_mask(x))"
-            )
-            # Only text that could hold a contact reaches Python: an '@', or seven digits with at
-            # most two other characters between each (a superset of metrics.privacy.PHONE).
-            could = (
-                f"(contains({col}, '@') OR regexp_matches({col}, '\\d(\\D{{0,2}}\\d){{6}}'))"
-                if data_type == "VARCHAR"
-                else f"{col} IS NOT NULL"
-            )
-            con.execute(
-                f"UPDATE snap.{identifier(schema)}.{identifier(table)} SET {col} = {masked} "
-                f"WHERE {could}"
-            )
+        yield
     finally:
         con.remove_function("_outcomeloop_mask")
+
+
+def _masked_select(con: duckdb.DuckDBPyConnection, select: str) -> str:
+    """`select` with the contact details of its FREE_TEXT_COLUMNS masked: the large tables are
+    written to Parquet parts from it, so their files never hold them."""
+    columns = con.execute(f"DESCRIBE {select}").fetchall()
+    replaced = []
+    for name, data_type, *_ in columns:
+        if name in FREE_TEXT_COLUMNS and data_type in ("VARCHAR", "VARCHAR[]"):
+            masked, could = _masked_value(identifier(name), data_type)
+            replaced.append(
+                f"CASE WHEN {could} THEN {masked} ELSE {identifier(name)} END AS {identifier(name)}"
+            )
+    if not replaced:
+        return select
+    return f"SELECT * REPLACE ({', '.join(replaced)}) FROM ({select})"
+
+
+def _mask_free_text(con: duckdb.DuckDBPyConnection) -> None:
+    """Mask e-mail addresses and phone numbers (metrics.privacy, the one rule screens use too) in
+    every FREE_TEXT_COLUMNS column of every table of the new snapshot (text or a list of texts).
+    The views over Parquet parts were masked when their parts were written (_masked_select)."""
+    columns = con.execute(
+        "SELECT c.table_schema, c.table_name, c.column_name, c.data_type "
+        "FROM information_schema.columns c JOIN information_schema.tables t "
+        "ON t.table_catalog = c.table_catalog AND t.table_schema = c.table_schema "
+        "AND t.table_name = c.table_name AND t.table_type = 'BASE TABLE' "
+        "WHERE c.table_catalog = 'snap' AND c.column_name IN (SELECT unnest(?)) "
+        "AND c.data_type IN ('VARCHAR', 'VARCHAR[]') ORDER BY ALL",
+        [list(FREE_TEXT_COLUMNS)],
+    ).fetchall()
+    for schema, table, column, data_type in columns:
+        col = identifier(column)
+        masked, could = _masked_value(col, data_type)
+        con.execute(
+            f"UPDATE snap.{identifier(schema)}.{identifier(table)} SET {col} = {masked} "
+            f"WHERE {could}"
+        )
 
 
 #: A `.next-*` file untouched this long belongs to a publish that was killed.
@@ -329,7 +479,7 @@ def _unread_inbox(con, inbox: Path | None) -> None:
         )
 
 
-def _responses(con, strategy: Strategy) -> None:
+def _responses(con, parts: _Parts, strategy: Strategy) -> None:
     """The survey responses behind the customer measures over a recent window (drill-down).
 
     Employee pulse responses are never copied: their anonymity must hold in every table.
@@ -348,11 +498,16 @@ def _responses(con, strategy: Strategy) -> None:
             f"FROM events.{source}"
         )
     union = " UNION ALL ".join(selects)
-    con.execute(
-        f"CREATE TABLE snap.serving.responses AS SELECT * FROM ({union}) "
-        f"WHERE ? IS NULL OR period_start > CAST(? AS DATE) - INTERVAL "
-        f"'12 months' ORDER BY responded_at",
-        [cutoff, cutoff],
+    window = (
+        ""
+        if cutoff is None
+        else f" WHERE period_start > DATE {literal(str(cutoff))} - INTERVAL '12 months'"
+    )
+    _copy(
+        con,
+        parts,
+        "serving.responses",
+        f"SELECT * FROM ({union}){window} ORDER BY responded_at, source, response_id",
     )
 
 

@@ -51,6 +51,17 @@ CREATE TABLE IF NOT EXISTS ops.alert_log (
     rule VARCHAR, event VARCHAR, subject VARCHAR, unit VARCHAR, channel VARCHAR,
     first_seen_at TIMESTAMP, sent_at TIMESTAMP, attempts INTEGER, status VARCHAR, error VARCHAR
 )"""
+#: What the incremental marts and publishing track (see pipelines.changes): the event versions a
+#: file replaced, and what each consumer has seen.
+CHANGE_TRACKING_DDL = (
+    "CREATE TABLE IF NOT EXISTS ops.replaced_events (source VARCHAR, replaced_by VARCHAR, "
+    "record VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS ops.consumed_files (consumer VARCHAR, source VARCHAR, "
+    "file_path VARCHAR, sha256 VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS ops.consumers (consumer VARCHAR, signature VARCHAR, "
+    "versions VARCHAR, event_counts VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS ops.mart_changes (mart VARCHAR, version BIGINT, part VARCHAR)",
+)
 
 # Spark's name for "this UTC timestamp as wall-clock time in zone tz"; defined here so the same
 # Ibis expression (a builtin UDF of that name) runs on DuckDB and on Spark.
@@ -148,6 +159,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(added)
     con.execute(QUARANTINE_DDL)
     con.execute(ALERT_LOG_DDL)
+    for ddl in CHANGE_TRACKING_DDL:
+        con.execute(ddl)
     for source in SOURCES.values():
         con.execute(source.ddl("events"))
 

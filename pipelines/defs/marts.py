@@ -18,6 +18,9 @@ from pipelines.marts.registry import MARTS, Mart
 from pipelines.marts.runner import run_marts, run_now
 from pipelines.progress import progress
 
+#: A run with this tag rebuilds every mart whole (set by `outcomeloop reload`).
+FULL_REFRESH_TAG = "outcomeloop/reload"
+
 
 def _asset_spec(mart: Mart) -> dg.AssetSpec:
     return dg.AssetSpec(
@@ -58,9 +61,12 @@ def marts(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource):
     strategy = outcomeloop.strategy()
     selected = {key.path[-1] for key in context.selected_asset_keys}
     checks = {(c.asset_key.path[-1], c.name) for c in context.selected_asset_check_keys}
+    # A full refresh (the job, `outcomeloop reload`) rebuilds every mart whole; otherwise a
+    # mart that declares a partition recomputes only the periods changed since its last build.
+    full = context.run.job_name == "full_refresh" or FULL_REFRESH_TAG in context.run.tags
     with outcomeloop.connect(context.log) as con:
         engine = engine_for(outcomeloop.settings(), con)
-        step = run_marts(engine, strategy, run_now(), names=selected, checks=checks)
+        step = run_marts(engine, strategy, run_now(), names=selected, checks=checks, full=full)
     for name, reason in step.skipped.items():
         context.log.warning(f"{name} not recomputed: {reason}")
     done = sum(result.materialized for result in step.results)

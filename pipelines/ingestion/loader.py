@@ -96,7 +96,8 @@ def reload_source(
 ) -> list[FileOutcome]:
     """Rebuild one source from all its landed files (after a mapping fix); nothing else touched.
 
-    One transaction forgets the source (its events, quarantine and ledger rows); then every file is
+    One transaction forgets the source (its events, quarantine and ledger rows, and what the
+    incremental marts and the snapshot had seen, so they rebuild whole); then every file is
     judged again, each in its own transaction. Should the process stop half-way, the files not yet
     reloaded have no ledger row, so the next run loads them: the source heals itself.
     """
@@ -107,6 +108,8 @@ def reload_source(
         con.execute(f"DELETE FROM events.{identifier(source)}")
         con.execute("DELETE FROM ops.quarantine WHERE source = ?", [source])
         con.execute("DELETE FROM ops.file_ledger WHERE source = ?", [source])
+        # every incremental mart and published table starts over (pipelines.changes)
+        con.execute("DELETE FROM ops.consumers")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

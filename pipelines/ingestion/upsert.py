@@ -12,6 +12,7 @@ import duckdb
 
 from metrics.schemas import SourceSchema
 from metrics.store.sql import identifier
+from pipelines import changes
 from pipelines.ingestion.rules import columns
 from pipelines.ingestion.staging import STAGE, Staged
 
@@ -59,10 +60,13 @@ def apply_staged(
                   AND e.updated_at IS NOT NULL
                   AND (s.updated_at IS NULL OR s.updated_at < e.updated_at)"""
             )
-        con.execute(
+        # The replaced versions are logged, so the incremental marts and the snapshot also
+        # revisit the periods and units the events were in before (pipelines.changes).
+        replaced = con.execute(
             f"DELETE FROM {table} AS e USING {STAGE} AS s "
-            f"WHERE s.__filter IS NULL AND s.__reason IS NULL AND {match}"
-        )
+            f"WHERE s.__filter IS NULL AND s.__reason IS NULL AND {match} RETURNING to_json(e)"
+        ).fetchall()
+        changes.log_replaced(con, schema.name, file_path, [r for (r,) in replaced])
     cols = [identifier(c.name) for c in columns(schema)]
     inserted = con.execute(
         f"INSERT INTO {table} ({', '.join(cols)}, file_path, row_number) "

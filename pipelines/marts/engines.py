@@ -10,9 +10,9 @@ nothing else in the code asks which engine runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import duckdb
 import ibis
@@ -20,6 +20,11 @@ import pyarrow as pa
 
 from metrics.config import Settings
 from metrics.engine import EventTables, duckdb_event_tables
+from metrics.store.sql import literal
+from metrics.strategy import Strategy
+
+if TYPE_CHECKING:
+    from pipelines.marts.registry import Partition
 
 
 class Engine(Protocol):
@@ -40,8 +45,34 @@ class Engine(Protocol):
         """
         ...
 
-    def write(self, name: str, data: ibis.Table | pa.Table) -> int:
-        """Replace `marts.<name>` with `data` (an Ibis expression or an Arrow table); its rows."""
+    def write(
+        self,
+        name: str,
+        data: ibis.Table | pa.Table,
+        *,
+        diff_on: str | None = None,
+        record: Callable[[set[str] | None], None] | None = None,
+    ) -> int:
+        """Replace `marts.<name>` with `data` (an Ibis expression or an Arrow table); its rows.
+
+        With `diff_on` (a column), the distinct values of that column in rows that differ from
+        the previous table (None when there was none to compare); `record` is called with them
+        inside the write's transaction.
+        """
+        ...
+
+    def write_parts(
+        self,
+        name: str,
+        data: ibis.Table,
+        partition: Partition,
+        strategy: Strategy,
+        parts: Sequence[str],
+        *,
+        record: Callable[[set[str] | None], None] | None = None,
+    ) -> int:
+        """Replace the rows of `marts.<name>` in the periods `parts` with those of `data` in
+        them, keeping the rest (see registry.Partition); the table's rows."""
         ...
 
     def read(self, name: str) -> pa.Table:
@@ -57,6 +88,9 @@ class DuckDBEngine:
     """The marts computed by DuckDB inside the warehouse: each expression runs where its events
     live, and a mart reads the tables written before it."""
 
+    #: Marts with a partition are recomputed a period at a time (see registry.Partition).
+    incremental = True
+
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
 
@@ -71,7 +105,14 @@ class DuckDBEngine:
     def mart_input(self, name: str, compute: Callable[[], ibis.Table]) -> ibis.Table:
         return self.backend.table(name, database="marts")
 
-    def write(self, name: str, data: ibis.Table | pa.Table) -> int:
+    def write(
+        self,
+        name: str,
+        data: ibis.Table | pa.Table,
+        *,
+        diff_on: str | None = None,
+        record: Callable[[set[str] | None], None] | None = None,
+    ) -> int:
         # Ibis creates the new table with the expression's column types (DuckDB alone would widen
         # some, e.g. a sum of integers to HUGEINT) under a staging name, which then takes the
         # mart's place, all in one transaction: a failure leaves the previous table whole.
@@ -81,9 +122,64 @@ class DuckDBEngine:
         try:
             self.con.execute(f"DROP TABLE IF EXISTS marts.{staging}")
             self.backend.create_table(staging, obj=obj, database="marts")
+            changed = self._diff(name, staging, diff_on) if diff_on else None
             self.con.execute(f"DROP TABLE IF EXISTS marts.{name}")
             self.con.execute(f"ALTER TABLE marts.{staging} RENAME TO {name}")
             [(rows,)] = self.con.execute(f"SELECT count(*) FROM marts.{name}").fetchall()
+            if record is not None:
+                record(changed)
+            self.con.commit()
+        except BaseException:
+            self.con.rollback()
+            raise
+        return rows
+
+    def _diff(self, name: str, staging: str, column: str) -> set[str] | None:
+        """The values of `column` in rows that differ between marts.<name> and its successor;
+        None when there is no previous table of the same shape to compare with."""
+        shape = (
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
+            "current_database() AND schema_name = 'marts' AND table_name = ? ORDER BY column_index"
+        )
+        new = self.con.execute(shape, [staging]).fetchall()
+        if new != self.con.execute(shape, [name]).fetchall() or (column,) not in {
+            (c,) for c, _ in new
+        }:
+            return None
+        rows = self.con.execute(
+            f'SELECT DISTINCT CAST("{column}" AS VARCHAR) FROM ('
+            f"(SELECT * FROM marts.{staging} EXCEPT ALL SELECT * FROM marts.{name}) UNION ALL "
+            f"(SELECT * FROM marts.{name} EXCEPT ALL SELECT * FROM marts.{staging}))"
+        ).fetchall()
+        return {value for (value,) in rows}
+
+    def write_parts(
+        self,
+        name: str,
+        data: ibis.Table,
+        partition: Partition,
+        strategy: Strategy,
+        parts: Sequence[str],
+        *,
+        record: Callable[[set[str] | None], None] | None = None,
+    ) -> int:
+        staging = f"_parts_{name}"
+        self.con.begin()
+        try:
+            self.con.execute(f"DROP TABLE IF EXISTS marts.{staging}")
+            if parts:
+                # the filter is on the expression, so DuckDB reads only those periods' events
+                chosen = data.filter(partition.expr(data, strategy).isin(list(parts)))
+                self.backend.create_table(staging, obj=chosen, database="marts")
+                listing = ", ".join(literal(p) for p in parts)
+                self.con.execute(
+                    f"DELETE FROM marts.{name} WHERE {partition.sql(strategy)} IN ({listing})"
+                )
+                self.con.execute(f"INSERT INTO marts.{name} BY NAME SELECT * FROM marts.{staging}")
+                self.con.execute(f"DROP TABLE marts.{staging}")
+            [(rows,)] = self.con.execute(f"SELECT count(*) FROM marts.{name}").fetchall()
+            if record is not None:
+                record(set(parts))
             self.con.commit()
         except BaseException:
             self.con.rollback()
@@ -121,10 +217,20 @@ class SparkEngine(DuckDBEngine):
             self._inputs[name] = compute()
         return self._inputs[name]
 
-    def write(self, name: str, data: ibis.Table | pa.Table) -> int:
+    #: Spark recomputes every mart whole (its results come back as Arrow anyway).
+    incremental = False
+
+    def write(
+        self,
+        name: str,
+        data: ibis.Table | pa.Table,
+        *,
+        diff_on: str | None = None,
+        record: Callable[[set[str] | None], None] | None = None,
+    ) -> int:
         if isinstance(data, ibis.Table):
             data = data.to_pyarrow()
-        return super().write(name, data)
+        return super().write(name, data, diff_on=diff_on, record=record)
 
     def events_loaded(self, source: str) -> dict:
         from pipelines.lake import export_source_to_lake

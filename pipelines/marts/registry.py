@@ -19,8 +19,10 @@ import pyarrow as pa
 
 from metrics import changes, feedback, measures, progress, readiness, themes
 from metrics.engine import EventTables
+from metrics.periods import period_start, period_start_sql
 from metrics.schemas import SOURCES
 from metrics.strategy import Strategy
+from pipelines.changes import EventChanges
 from pipelines.marts import checks
 from pipelines.marts.engines import Engine
 
@@ -56,6 +58,54 @@ class MartCheck:
 
 
 @dataclass(frozen=True)
+class Touch:
+    """What a partitioned mart's `touched` query may use: the events changed since its last
+    build (pipelines.changes.EventChanges), the strategy, and SQL for the period of a column."""
+
+    changes: EventChanges
+    strategy: Strategy
+    table: str  # marts.<name>, as it stands before this build
+
+    def period(self, column: str) -> str:
+        """SQL: the start (DATE) of the strategy's period a naive-UTC TIMESTAMP column falls in."""
+        return period_start_sql(column, self.strategy.period, self.strategy.timezone)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """How a mart is recomputed a period at a time, keeping the periods nothing touched.
+
+    A mart may declare one only when each of its rows belongs to one period (`column`) and
+    depends on nothing but its inputs in the periods `touched` returns for a change, plus the
+    changed periods of the marts it reads (the runner adds those). A mart without one is
+    recomputed whole on every run, which is always correct: declare one only for a large mart,
+    and let the equality property test (tests/test_incremental.py) check the declaration.
+    """
+
+    #: The mart's column that places a row in a period.
+    column: str
+    #: True: `column` is a naive-UTC timestamp, bucketed into the strategy's period in its zone;
+    #: False: it already holds the period's first day.
+    bucketed: bool = False
+    #: SQL selecting the periods (one DATE column) a change since the last build touches beyond
+    #: the changed periods of the marts it reads; None: only those.
+    touched: Callable[[Touch], str] | None = None
+
+    def sql(self, strategy: Strategy) -> str:
+        """SQL over the mart's columns: its period, as text (`YYYY-MM-DD`)."""
+        if self.bucketed:
+            return f"CAST({period_start_sql(self.column, strategy.period, strategy.timezone)} AS VARCHAR)"
+        return f'CAST(CAST("{self.column}" AS DATE) AS VARCHAR)'
+
+    def expr(self, table: ibis.Table, strategy: Strategy) -> ibis.StringValue:
+        """The same period as an Ibis expression over the mart's expression."""
+        column = table[self.column]
+        return (period_start(column, strategy) if self.bucketed else column.cast("date")).cast(
+            "string"
+        )
+
+
+@dataclass(frozen=True)
 class Mart:
     """One mart (`marts.<name>`) and everything the pipeline needs to know about it."""
 
@@ -72,6 +122,8 @@ class Mart:
     #: It reads the run's time ("now"), so time alone changes it.
     reads_clock: bool = False
     checks: tuple[MartCheck, ...] = ()
+    #: Recomputed a period at a time when set (see Partition); whole when None.
+    partition: Partition | None = None
 
 
 # --- each mart's formula and metadata -------------------------------------------------------------
@@ -146,6 +198,23 @@ def _feedback_items_metadata(con: duckdb.DuckDBPyConnection) -> dict:
         "SELECT status, count(*) FROM marts.feedback_items GROUP BY status ORDER BY status"
     ).fetchall()
     return {f"status_{status}": n for status, n in by_status}
+
+
+def _feedback_items_touched(t: Touch) -> str:
+    """The periods of arrival a change touches: those of changed responses (new and replaced
+    versions), of the items whose actions changed, of the items of accounts with a changed
+    response (an item's follow-up is that account's next response, in any period), and of the
+    items still open (time alone turns them overdue). Changed gates are added by the runner."""
+    columns = ["response_id", "responded_at", "account_id"]
+    responses = " UNION ALL ".join(t.changes.rows_sql(s, columns) for s in ("nps", "ces"))
+    actions = t.changes.rows_sql("feedback_actions", ["feedback_id"])
+    return f"""
+        WITH changed AS ({responses})
+        SELECT {t.period("responded_at")} AS period FROM changed
+        UNION SELECT {t.period("received_at")} FROM {t.table}
+        WHERE status = 'open'
+           OR feedback_id IN (SELECT feedback_id FROM ({actions}))
+           OR account_id IN (SELECT account_id FROM changed WHERE account_id IS NOT NULL)"""
 
 
 def _feedback_loop(inputs: MartInputs) -> ibis.Table:
@@ -235,6 +304,7 @@ MARTS: tuple[Mart, ...] = (
         checks=(
             MartCheck("items_have_unit", "no feedback item without a unit", checks.items_have_unit),
         ),
+        partition=Partition("received_at", bucketed=True, touched=_feedback_items_touched),
     ),
     Mart(
         "feedback_loop",
@@ -242,6 +312,7 @@ MARTS: tuple[Mart, ...] = (
         compute=_feedback_loop,
         metadata=lambda con: _span(con, "feedback_loop"),
         reads=("feedback_items", "readiness_gates"),
+        partition=Partition("period_start"),
     ),
     Mart(
         "outcome_progress",

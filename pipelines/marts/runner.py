@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from metrics.strategy import Strategy
+from pipelines import changes
 from pipelines.marts.engines import Engine
-from pipelines.marts.registry import MARTS, Mart, MartInputs, by_name
+from pipelines.marts.registry import MARTS, Mart, MartInputs, Touch, by_name
 
 
 def run_now() -> datetime:
@@ -67,6 +68,78 @@ def _run_checks(
     return results
 
 
+def strategy_signature(strategy: Strategy) -> str:
+    """What a mart's rows depend on besides the data: the strategy and the code."""
+    from hashlib import sha256
+
+    digest = sha256(strategy.model_dump_json().encode()).hexdigest()
+    return f"{digest}:{changes.code_digest()}"
+
+
+class _Increments:
+    """Which marts this step recomputes a period at a time, and which periods (see
+    registry.Partition and pipelines.changes); everything else is recomputed whole."""
+
+    def __init__(self, engine: Engine, strategy: Strategy, specs: dict[str, Mart], full: bool):
+        self.engine, self.strategy, self.specs, self.full = engine, strategy, specs, full
+        self.con = engine.con
+        self.signature = strategy_signature(strategy)
+        self.ledger = self.con.execute(
+            "SELECT source, file_path, sha256 FROM ops.file_ledger WHERE status = 'loaded'"
+        ).fetchall()
+        #: whole marts read by a partitioned mart: their changed periods are worth a diff
+        self.diffed = {
+            r for m in specs.values() if m.partition for r in m.reads if not specs[r].partition
+        }
+
+    def parts(self, mart: Mart) -> list[str] | None:
+        """The periods to recompute (sorted text), or None to recompute the mart whole."""
+        if mart.partition is None or self.full or not getattr(self.engine, "incremental", False):
+            return None
+        consumer = f"mart:{mart.name}"
+        sig, versions = changes.signature(self.con, consumer)
+        if sig != self.signature or not _has_mart(self.con, mart.name):
+            return None
+        delta = changes.event_changes(self.con, consumer)
+        if delta is None:
+            return None
+        parts: set[str] = set()
+        for upstream in mart.reads:
+            changed = changes.mart_changes_since(self.con, upstream, versions.get(upstream, 0))
+            if changed is None:
+                return None
+            parts |= changed
+        if mart.partition.touched is not None:
+            touch = Touch(delta, self.strategy, f"marts.{mart.name}")
+            rows = self.con.execute(
+                f"SELECT DISTINCT CAST(period AS VARCHAR) FROM ({mart.partition.touched(touch)}) "
+                "WHERE period IS NOT NULL"
+            ).fetchall()
+            parts |= {p for (p,) in rows}
+        return sorted(parts)
+
+    def recorder(self, mart: Mart):
+        """What the mart's write calls inside its transaction: log the write (and the periods it
+        changed, None = all), and record what the mart is now current with."""
+
+        def record(changed: set[str] | None) -> None:
+            changes.log_mart_write(self.con, mart.name, changed)
+            versions = {r: changes.mart_version(self.con, r) for r in mart.reads}
+            changes.commit(self.con, f"mart:{mart.name}", self.signature, self.ledger, versions)
+
+        return record
+
+
+def _has_mart(con, name: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = 'marts' AND table_name = ?",
+            [name],
+        ).fetchall()
+    )
+
+
 def run_marts(
     engine: Engine,
     strategy: Strategy,
@@ -74,15 +147,20 @@ def run_marts(
     names: Collection[str] | None = None,
     checks: Collection[tuple[str, str]] | None = None,
     marts: Iterable[Mart] = MARTS,
+    *,
+    full: bool = False,
 ) -> StepOutcome:
     """Compute `names` (default: every mart) with the `checks` (mart, check) selected (default:
     all).
 
-    A selected check whose mart is not computed runs on the mart's current table, after the
-    computed marts (so it compares that table with the marts just written).
+    A mart that declares a partition recomputes only the periods changed since its last build
+    (its table stays otherwise); `full` recomputes every mart whole (the `full_refresh` job,
+    `reload`). A selected check whose mart is not computed runs on the mart's current table,
+    after the computed marts (so it compares that table with the marts just written).
     """
     specs = by_name(marts)
     inputs = MartInputs(engine, strategy, now, specs)
+    increments = _Increments(engine, strategy, specs, full)
     step = StepOutcome()
     failed_checks: set[str] = set()
     errors: list[BaseException] = []
@@ -100,8 +178,18 @@ def run_marts(
             continue
         try:
             started = time.perf_counter()
-            rows = engine.write(mart.name, mart.compute(inputs))
+            parts = increments.parts(mart)
+            record = increments.recorder(mart)
+            if parts is None:
+                diff_on = "period_start" if mart.name in increments.diffed else None
+                rows = engine.write(mart.name, mart.compute(inputs), diff_on=diff_on, record=record)
+            else:
+                assert mart.partition is not None
+                rows = engine.write_parts(
+                    mart.name, mart.compute(inputs), mart.partition, strategy, parts, record=record
+                )
             metadata = {"dagster/row_count": rows, **mart.metadata(engine.con)}
+            metadata["recomputed"] = "all" if parts is None else f"{len(parts)} period(s)"
             metadata["seconds"] = round(time.perf_counter() - started, 4)
             result = MartResult(mart.name, metadata, _run_checks(engine, strategy, mart, checks))
         except Exception as exc:  # the marts that do not read this one still go ahead
