@@ -27,7 +27,12 @@ class OutcomeLoopResource(dg.ConfigurableResource):
     """
 
     home: str = ""
-    memory_limit: str = "4GB"
+    #: DuckDB's memory limit per step (it spills to disk beyond it): a landing's steps touch little
+    #: and stay small; the limit keeps a full rebuild of a large history from taking the machine.
+    ingest_memory_limit: str = "1GB"
+    marts_memory_limit: str = "1GB"
+    serving_memory_limit: str = "512MB"
+    #: DuckDB threads per step (0: one per core).
     threads: int = 0
 
     def settings(self) -> Settings:
@@ -49,15 +54,24 @@ class OutcomeLoopResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(
-        self, log: dg.DagsterLogManager | None = None, timezone: str = "UTC"
+        self,
+        log: dg.DagsterLogManager | None = None,
+        timezone: str = "UTC",
+        step: str = "marts",
     ) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open the warehouse (waiting briefly on another process's lock), always closing it."""
+        """Open the warehouse for `step` (ingest, marts or serving: its memory limit), waiting
+        briefly on another process's lock, and always close it."""
         path: Path = self.settings().warehouse
         on_wait = log.warning if log is not None else None
+        limits = {
+            "ingest": self.ingest_memory_limit,
+            "marts": self.marts_memory_limit,
+            "serving": self.serving_memory_limit,
+        }
         with warehouse(
             path,
             timezone=timezone,
-            memory_limit=self.memory_limit,
+            memory_limit=limits[step],
             threads=self.threads or None,
             wait_seconds=120,
             on_wait=on_wait,

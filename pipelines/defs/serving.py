@@ -38,7 +38,7 @@ def serving(context: dg.AssetExecutionContext, outcomeloop: OutcomeLoopResource)
         context.log.warning(f"sources.yaml could not be read: {exc}")
         sources_cfg = None
     now = run_now()
-    with outcomeloop.connect(context.log) as con:
+    with outcomeloop.connect(context.log, step="serving") as con:
         info = publish_snapshot(
             con,
             cfg.snapshot,

@@ -1,0 +1,100 @@
+"""One landing's cost: a 500-row NPS export lands on a loaded home, then `outcomeloop run`.
+
+This is what a user waits for after each export, and it must not grow with the history: the
+ingestion recognises every earlier file without reading it, the marts recompute the periods the
+landing touches, and the publish writes the changed periods' parts and one small snapshot file.
+Each landing is a new Qualtrics export (the newest responses of the home's latest NPS export
+under fresh ids) renamed into `inbox/nps/`; `outcomeloop run` runs as a child process, timed
+from start to exit, with its peak RSS (`wait4`) and each step's duration from its log. With a
+reference home (scale 1), the two homes' landings alternate, so their ratio is measured in one
+run on one machine, whatever else the machine is doing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.ingest import new_qualtrics_export
+from metrics.config import REPO_ROOT
+
+Say = Callable[[str], None]
+
+LANDING_ROWS = 500
+_STEP = re.compile(r'Finished execution of step "([^"]+)" in ([0-9.]+)(ms|s)\.')
+
+
+def land_and_run(home: Path, log: Path) -> dict:
+    """Land one new export in `home` and run `outcomeloop run`: seconds, peak RSS and steps."""
+    exports = sorted((home / "inbox" / "nps").glob("*.csv"), key=lambda p: p.stat().st_mtime)
+    tag = uuid.uuid4().hex[:8]
+    target = home / "inbox" / "nps" / f"landing-{tag}.csv"
+    hidden, rows = new_qualtrics_export(exports[-1], target, tag, LANDING_ROWS)
+    os.replace(hidden, target)
+    env = {**os.environ, "OUTCOMELOOP_HOME": str(home)}
+    env.pop("DAGSTER_HOME", None)
+    started = time.monotonic()
+    with log.open("w") as out:
+        child = subprocess.Popen(
+            [str(Path(sys.executable).with_name("outcomeloop")), "run"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.monotonic() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"`outcomeloop run` failed after a landing; see {log}")
+    steps: dict[str, float] = {}
+    for name, value, unit in _STEP.findall(log.read_text()):
+        steps[name] = float(value) / (1000 if unit == "ms" else 1)
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # kilobytes on Linux
+        "rows": rows,
+        "steps_s": steps,
+    }
+
+
+def _summary(runs: list[dict]) -> dict:
+    steps = sorted({name for run in runs for name in run["steps_s"]})
+    return {
+        "seconds": statistics.median(r["seconds"] for r in runs),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "steps_s": {
+            name: round(statistics.median(r["steps_s"].get(name, 0.0) for r in runs), 3)
+            for name in steps
+        },
+        "runs": runs,
+    }
+
+
+def run(home: Path, work: Path, repeats: int, say: Say, reference: Path | None = None) -> dict:
+    """`repeats` landings on `home` (alternating with landings on `reference` when given):
+    the median seconds, the highest peak RSS and each step's median, per home."""
+    work.mkdir(parents=True, exist_ok=True)
+    here: list[dict] = []
+    there: list[dict] = []
+    for i in range(repeats):
+        if reference is not None:
+            there.append(land_and_run(reference, work / f"landing-reference-{i}.log"))
+            say(f"landing on the reference home: {there[-1]['seconds']:.1f}s")
+        here.append(land_and_run(home, work / f"landing-{i}.log"))
+        say(
+            f"landing: {here[-1]['seconds']:.1f}s, peak RSS {here[-1]['peak_rss_mb']:.0f} MiB "
+            f"(steps: {here[-1]['steps_s']})"
+        )
+    result = _summary(here)
+    if reference is not None:
+        result["reference"] = _summary(there)
+        result["ratio_vs_reference"] = round(result["seconds"] / result["reference"]["seconds"], 2)
+    return result
