@@ -34,7 +34,15 @@ import duckdb
 from metrics.schemas import SOURCES
 from metrics.store.sql import identifier, literal
 
-_CODE_ROOTS = ("metrics", "pipelines")
+#: The code a mart's or a published table's rows depend on: the formulas, the mart machinery and
+#: publishing (not ingestion, sensors or the CLI, whose changes do not change a mart's rows).
+_CODE_ROOTS = (
+    "metrics",
+    "pipelines/marts",
+    "pipelines/changes.py",
+    "pipelines/publish.py",
+    "pipelines/snapshot_parts.py",
+)
 
 
 @cache
@@ -44,8 +52,9 @@ def code_digest() -> str:
     formula."""
     root = Path(__file__).resolve().parent.parent
     digest = sha256()
-    for folder in _CODE_ROOTS:
-        for path in sorted((root / folder).rglob("*.py")):
+    for name in _CODE_ROOTS:
+        part = root / name
+        for path in sorted(part.rglob("*.py")) if part.is_dir() else [part]:
             digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -191,7 +191,7 @@ EXPECTED_GRAPH = {
     "sensors": {
         "inbox_sensor": {
             "status": "RUNNING",
-            "interval": 5,
+            "interval": 2,
             "targets": sorted([*EVENTS, *MARTS, "alerts", "serving"]),
         },
         "outcomeloop_automation": {
