@@ -258,12 +258,18 @@ def _fill(
     _source_health(con, sources_cfg, now)
     _unread_inbox(con, inbox)
     _responses(con, parts, strategy)
+    # The responses an action matches are found by probing the (many) responses with the
+    # (few) actions' ids, so the cost does not grow with a hash table of every response id.
     con.execute(
         """CREATE TABLE snap.serving.orphan_actions AS
+           WITH ids AS (SELECT DISTINCT feedback_id FROM events.feedback_actions),
+           matched AS (
+               SELECT response_id FROM events.nps WHERE response_id IN (SELECT * FROM ids)
+               UNION
+               SELECT response_id FROM events.ces WHERE response_id IN (SELECT * FROM ids))
            SELECT a.feedback_id, a.action_at, a.action_type, a.owner, a.file_path, a.row_number
            FROM events.feedback_actions a
-           WHERE NOT EXISTS (SELECT 1 FROM events.nps n WHERE n.response_id = a.feedback_id)
-             AND NOT EXISTS (SELECT 1 FROM events.ces c WHERE c.response_id = a.feedback_id)
+           WHERE NOT EXISTS (SELECT 1 FROM matched m WHERE m.response_id = a.feedback_id)
            ORDER BY a.action_at"""
     )
     con.execute(

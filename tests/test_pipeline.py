@@ -244,4 +244,6 @@ def test_a_home_path_with_an_apostrophe_works_end_to_end(pipeline_home, clock):
     assert meta == [{"built_at": clock}]
     items = query_snapshot(snap, "SELECT count(*) AS n FROM marts.feedback_items").to_pylist()
     assert items == [{"n": 2}]
-    assert sorted(p.name for p in snap.parent.iterdir()) == ["current.duckdb"]
+    assert sorted(p.name for p in snap.parent.iterdir()) == ["current.duckdb", "parts"]
+    leftovers = [p for p in (snap.parent / "parts").rglob("*") if p.name.startswith(".")]
+    assert leftovers == []  # no temporary part or staging folder left behind
