@@ -98,3 +98,27 @@ def run(home: Path, work: Path, repeats: int, say: Say, reference: Path | None =
         result["reference"] = _summary(there)
         result["ratio_vs_reference"] = round(result["seconds"] / result["reference"]["seconds"], 2)
     return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m benchmarks.landing --scale 100`: only the landing figures, on the homes
+    `make bench` prepared (benchmarks/work/scale-<S>/home and scale-1), printed as JSON."""
+    import argparse
+    import json
+
+    from benchmarks.run import WORK_DIR, _fmt_scale, prepare
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.landing", description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    home = prepare(args.scale, None, reuse=True)
+    reference = None if args.scale == 1 else prepare(1.0, None, reuse=True)
+    work = WORK_DIR / f"scale-{_fmt_scale(args.scale)}" / "landing"
+    result = run(home, work, args.repeats, lambda m: print(m, flush=True), reference)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
