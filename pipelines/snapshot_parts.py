@@ -96,16 +96,18 @@ def publish_partitioned(
             periods = set(previous) | set(changed)
         if after is not None:
             periods = {p for p in periods if p > after}
+        part_dir = folder / table.name
+        part_dir.mkdir(parents=True, exist_ok=True)
         files: dict[str, str] = {}
         to_write = []
         for period in sorted(periods):
             old = previous.get(period)
-            if old is not None and period not in changed and os.path.exists(old):
+            # only this home's own parts: a copied home's manifest names the original's files
+            ours = old is not None and Path(old).parent == part_dir.resolve()
+            if ours and period not in changed and os.path.exists(old):
                 files[period] = old
             else:
                 to_write.append(period)
-        part_dir = folder / table.name
-        part_dir.mkdir(parents=True, exist_ok=True)
         files.update(_write_parts(con, part, part_dir, to_write))
         if files:
             listing = ", ".join(literal(files[p]) for p in sorted(files))
@@ -177,9 +179,11 @@ def retire_unreferenced(folder: Path, manifest: Manifest, now: float | None = No
     now = time.time() if now is None else now
     previous = {f for parts in read_manifest(folder).values() for f in parts.values()}
     current = {f for parts in manifest.values() for f in parts.values()}
+    ours = folder.resolve()
     for name in previous - current:  # retired by this publish: the grace period starts now
-        with contextlib.suppress(FileNotFoundError):
-            os.utime(name, (now, now))
+        if Path(name).is_relative_to(ours):
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(name, (now, now))
     removed = 0
     for path in folder.glob("*/*.parquet"):
         name = str(path.resolve())
