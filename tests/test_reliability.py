@@ -34,6 +34,7 @@ from metrics.store.warehouse import connect, ensure_schema, query_snapshot
 from metrics.strategy import load_strategy
 from pipelines.ingestion import ingest_files, landed_files, ledger
 from pipelines.publish import publish_snapshot
+from pipelines.snapshot_parts import read_manifest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pipeline"
 OUTCOMELOOP = [sys.executable, "-m", "pipelines.cli"]
@@ -333,8 +334,8 @@ from pipelines import publish
 
 home, marker = Path(sys.argv[1]), Path(sys.argv[2])
 original = publish._responses
-def frozen(con, strategy):
-    original(con, strategy)
+def frozen(*args):
+    original(*args)
     marker.write_text("half-way through the snapshot")
     time.sleep(600)
 publish._responses = frozen
@@ -398,8 +399,15 @@ def test_a_killed_publish_leaves_the_snapshot_whole_and_its_temp_file_harmless(
     for path in (home / "serving").glob(".next-*"):
         os.utime(path, (time.time() - 7200, time.time() - 7200))
     _publish(home, datetime(2025, 3, 23))
-    assert sorted(p.name for p in (home / "serving").iterdir()) == ["current.duckdb"]
+    assert sorted(p.name for p in (home / "serving").iterdir()) == ["current.duckdb", "parts"]
     assert _built_at(snapshot) == datetime(2025, 3, 23)
+    # the parts the killed publish wrote are named by no snapshot: gone once an hour old
+    parts = home / "serving" / "parts"
+    for path in parts.rglob("*.parquet"):
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+    _publish(home, datetime(2025, 3, 24))
+    named = {f for table in read_manifest(parts).values() for f in table.values()}
+    assert {str(p.resolve()) for p in parts.rglob("*.parquet")} == named
 
 
 # --- concurrency ----------------------------------------------------------------------------------
