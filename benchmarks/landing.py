@@ -101,22 +101,36 @@ def run(home: Path, work: Path, repeats: int, say: Say, reference: Path | None =
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m benchmarks.landing --scale 100`: only the landing figures, on the homes
-    `make bench` prepared (benchmarks/work/scale-<S>/home and scale-1), printed as JSON."""
+    """`python -m benchmarks.landing --scale 100 [--record]`: only the landing figures, on the
+    homes `make bench` prepared (benchmarks/work/scale-<S>/home and scale-1). With --record they
+    replace the landing figures in the scale's recorded results (dated; every other figure kept
+    as measured) and BENCHMARKS.md is regenerated."""
     import argparse
     import json
+    from datetime import UTC, datetime
 
-    from benchmarks.run import WORK_DIR, _fmt_scale, prepare
+    from benchmarks.run import BENCH_DIR, WORK_DIR, _fmt_scale, prepare, write_report
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.landing", description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--record", action="store_true")
     args = parser.parse_args(argv)
     home = prepare(args.scale, None, reuse=True)
     reference = None if args.scale == 1 else prepare(1.0, None, reuse=True)
     work = WORK_DIR / f"scale-{_fmt_scale(args.scale)}" / "landing"
     result = run(home, work, args.repeats, lambda m: print(m, flush=True), reference)
-    print(json.dumps(result, indent=1))
+    result["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=1))
+    if args.record:
+        path = BENCH_DIR / f"results-scale-{_fmt_scale(args.scale)}.json"
+        recorded = json.loads(path.read_text())
+        recorded["landing_s"] = result["seconds"]
+        recorded["landing_peak_rss_mb"] = result["peak_rss_mb"]
+        recorded["landing_ratio_vs_scale1"] = result.get("ratio_vs_reference")
+        recorded.setdefault("details", {})["landing"] = result
+        path.write_text(json.dumps(recorded, indent=2, default=str) + "\n")
+        write_report(recorded)
     return 0
 
 

@@ -234,9 +234,10 @@ def _landing_rows(r: dict) -> list[tuple[str, str, str, str]]:
     if not lan:
         return []
     steps = ", ".join(f"{k} {v:.2f}" for k, v in lan["steps_s"].items() if v >= 0.05)
+    when = f", measured {lan['measured_at']}" if lan.get("measured_at") else ""
     rows = [
         ("One 500-row NPS landing, `outcomeloop run` (median of 3)",
-         f"{_s(r['landing_s'], 1)} (steps, s: {steps})", "", ""),
+         f"{_s(r['landing_s'], 1)} (steps, s: {steps}{when})", "", ""),
         ("Its peak RSS", f"{r['landing_peak_rss_mb']:.0f} MiB", "under 1 GiB at scale 100",
          _met("landing_peak_rss_mb", r["landing_peak_rss_mb"], r["scale"])),
     ]  # fmt: skip
