@@ -12,6 +12,7 @@ keeps the raw text for the pipeline.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 import uuid
@@ -32,7 +33,7 @@ from metrics.strategy import Strategy
 from pipelines import changes
 from pipelines.alerts.log import copy_alert_log
 from pipelines.ingestion.inbox import unread_entries
-from pipelines.marts.registry import MART_NAMES, by_name
+from pipelines.marts.registry import MART_NAMES, by_name, near_range
 from pipelines.marts.runner import strategy_signature
 from pipelines.snapshot_parts import (
     PartitionedTable,
@@ -170,7 +171,13 @@ class _Parts:
     def publish(self, name: str, select: str, partition: str, after: str | None = None) -> None:
         if self.strategy.privacy.mask_contacts:
             select = _masked_select(self.con, select)
-        table = PartitionedTable(name, select, partition)
+        if name == RESPONSES:
+            column: str | None = "responded_at"
+        else:
+            mart = by_name()[name.removeprefix("marts.")].partition
+            column = mart.column if mart is not None and mart.bucketed else None
+        window = functools.partial(near_range, strategy=self.strategy)
+        table = PartitionedTable(name, select, partition, (column, window) if column else None)
         files, written = publish_partitioned(
             self.con,
             table,

@@ -26,8 +26,9 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -58,6 +59,23 @@ class PartitionedTable:
     name: str  # schema.table in the snapshot
     select: str
     partition: str
+    #: A raw timestamp column and each period's [from, until) range of it: a cheap filter DuckDB
+    #: prunes row groups with, so writing a few periods does not bucket every row in the zone.
+    near: tuple[str, Callable[[str], tuple[datetime, datetime]]] | None = None
+
+    def near_sql(self, periods: Sequence[str]) -> str:
+        if self.near is None or not periods or "none" in periods:
+            return "true"
+        column, window = self.near
+        ranges = [window(p) for p in periods]
+        return (
+            "("
+            + " OR ".join(
+                f'("{column}" >= {literal(str(lo))}::TIMESTAMP AND "{column}" < {literal(str(hi))}::TIMESTAMP)'
+                for lo, hi in ranges
+            )
+            + ")"
+        )
 
 
 def read_manifest(folder: Path) -> Manifest:
@@ -108,7 +126,7 @@ def publish_partitioned(
                 files[period] = old
             else:
                 to_write.append(period)
-        files.update(_write_parts(con, part, part_dir, to_write))
+        files.update(_write_parts(con, part, table.near_sql, part_dir, to_write))
         if files:
             listing = ", ".join(literal(files[p]) for p in sorted(files))
             con.execute(f"CREATE VIEW {target} AS SELECT * FROM read_parquet([{listing}])")
@@ -120,7 +138,11 @@ def publish_partitioned(
 
 
 def _write_parts(
-    con: duckdb.DuckDBPyConnection, part: str, part_dir: Path, periods: list[str]
+    con: duckdb.DuckDBPyConnection,
+    part: str,
+    near: Callable[[Sequence[str]], str],
+    part_dir: Path,
+    periods: list[str],
 ) -> dict[str, str]:
     """Write each period's rows to a new file, whole or not at all (a hidden temporary name,
     then a rename); period -> absolute path, for the periods that have rows."""
@@ -135,7 +157,7 @@ def _write_parts(
             # one scan for all of them: DuckDB writes a folder per period
             con.execute(
                 f"COPY (SELECT *, {part} AS __period FROM _publish_rows "
-                f"WHERE {part} IN ({listing})) TO {literal(str(staging))} "
+                f"WHERE {near(periods)} AND {part} IN ({listing})) TO {literal(str(staging))} "
                 "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (__period))"
             )
             made = {
@@ -149,7 +171,7 @@ def _write_parts(
             for p in periods:
                 path = staging / f"{p}.parquet"
                 [(rows,)] = con.execute(
-                    f"COPY (SELECT * FROM _publish_rows WHERE {part} = ?) "
+                    f"COPY (SELECT * FROM _publish_rows WHERE {near([p])} AND {part} = ?) "
                     f"TO {literal(str(path))} (FORMAT parquet, COMPRESSION zstd)",
                     [p],
                 ).fetchall()

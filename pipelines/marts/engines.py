@@ -20,7 +20,6 @@ import pyarrow as pa
 
 from metrics.config import Settings
 from metrics.engine import EventTables, duckdb_event_tables
-from metrics.store.sql import literal
 from metrics.strategy import Strategy
 
 if TYPE_CHECKING:
@@ -169,11 +168,10 @@ class DuckDBEngine:
             self.con.execute(f"DROP TABLE IF EXISTS marts.{staging}")
             if parts:
                 # the filter is on the expression, so DuckDB reads only those periods' events
-                chosen = data.filter(partition.expr(data, strategy).isin(list(parts)))
+                chosen = data.filter(partition.selects(data, strategy, parts))
                 self.backend.create_table(staging, obj=chosen, database="marts")
-                listing = ", ".join(literal(p) for p in parts)
                 self.con.execute(
-                    f"DELETE FROM marts.{name} WHERE {partition.sql(strategy)} IN ({listing})"
+                    f"DELETE FROM marts.{name} WHERE {partition.sql_selects(strategy, parts)}"
                 )
                 self.con.execute(f"INSERT INTO marts.{name} BY NAME SELECT * FROM marts.{staging}")
                 self.con.execute(f"DROP TABLE marts.{staging}")

@@ -8,9 +8,11 @@ in, which marts a failed check stops, the marts that move with the clock alone (
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import functools
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import cached_property
 
 import duckdb
@@ -19,8 +21,9 @@ import pyarrow as pa
 
 from metrics import changes, feedback, measures, progress, readiness, themes
 from metrics.engine import EventTables
-from metrics.periods import period_start, period_start_sql
+from metrics.periods import next_period_start, period_start, period_start_sql
 from metrics.schemas import SOURCES
+from metrics.store.sql import literal
 from metrics.strategy import Strategy
 from pipelines.changes import EventChanges
 from pipelines.marts import checks
@@ -47,6 +50,12 @@ class MartInputs:
         """An earlier mart's table as written, for a formula in plain Python."""
         return self.engine.read(name)
 
+    def narrowed(self, events: EventTables) -> MartInputs:
+        """The same inputs over other events (a partitioned mart recomputing some periods)."""
+        inputs = MartInputs(self.engine, self.strategy, self.now, self._marts)
+        inputs.__dict__["events"] = events  # the cached property, set
+        return inputs
+
 
 @dataclass(frozen=True)
 class MartCheck:
@@ -71,6 +80,24 @@ class Touch:
         return period_start_sql(column, self.strategy.period, self.strategy.timezone)
 
 
+def near_range(part: str, strategy: Strategy) -> tuple[datetime, datetime]:
+    """[from, until) of naive-UTC times that holds every event of the period starting `part`
+    (YYYY-MM-DD) in the strategy's zone: its days, widened by a day on each side."""
+    start = date.fromisoformat(part)
+    end = next_period_start(start, strategy.period)
+    return (
+        datetime.combine(start, datetime.min.time()) - timedelta(days=1),
+        datetime.combine(end, datetime.min.time()) + timedelta(days=1),
+    )
+
+
+def near(column: ibis.Value, strategy: Strategy, parts: Sequence[str]) -> ibis.Value:
+    """`column` (naive UTC) within a day of one of the periods `parts`: a range filter DuckDB
+    prunes row groups with, before an exact period test."""
+    ranges = [(column >= lo) & (column < hi) for lo, hi in (near_range(p, strategy) for p in parts)]
+    return functools.reduce(operator.or_, ranges)
+
+
 @dataclass(frozen=True)
 class Partition:
     """How a mart is recomputed a period at a time, keeping the periods nothing touched.
@@ -90,6 +117,9 @@ class Partition:
     #: SQL selecting the periods (one DATE column) a change since the last build touches beyond
     #: the changed periods of the marts it reads; None: only those.
     touched: Callable[[Touch], str] | None = None
+    #: When recomputing some periods: the events narrowed to what those periods' rows can read
+    #: (given a filter of a timestamp column to near those periods); None: all events.
+    narrow: Callable[[EventTables, Callable[[ibis.Value], ibis.Value]], EventTables] | None = None
 
     def sql(self, strategy: Strategy) -> str:
         """SQL over the mart's columns: its period, as text (`YYYY-MM-DD`)."""
@@ -97,12 +127,33 @@ class Partition:
             return f"CAST({period_start_sql(self.column, strategy.period, strategy.timezone)} AS VARCHAR)"
         return f'CAST(CAST("{self.column}" AS DATE) AS VARCHAR)'
 
+    def sql_selects(self, strategy: Strategy, parts: Sequence[str]) -> str:
+        """SQL over the mart's columns: the row is in one of `parts` (see `selects`)."""
+        exact = f"{self.sql(strategy)} IN ({', '.join(literal(p) for p in parts)})"
+        if not self.bucketed:
+            return exact
+        ranges = " OR ".join(
+            f'("{self.column}" >= {literal(str(lo))}::TIMESTAMP AND '
+            f'"{self.column}" < {literal(str(hi))}::TIMESTAMP)'
+            for lo, hi in (near_range(p, strategy) for p in parts)
+        )
+        return f"({ranges}) AND {exact}"
+
     def expr(self, table: ibis.Table, strategy: Strategy) -> ibis.StringValue:
         """The same period as an Ibis expression over the mart's expression."""
         column = table[self.column]
         return (period_start(column, strategy) if self.bucketed else column.cast("date")).cast(
             "string"
         )
+
+    def selects(self, table: ibis.Table, strategy: Strategy, parts: Sequence[str]) -> ibis.Value:
+        """The rows of `parts`: the exact period, after a range of the raw column that DuckDB
+        prunes row groups with (the period's days widened by a day for any zone), so recomputing
+        a few periods does not bucket every event of the history in the strategy's zone."""
+        exact = self.expr(table, strategy).isin(list(parts))
+        if not self.bucketed:
+            return exact
+        return near(table[self.column], strategy, parts) & exact
 
 
 @dataclass(frozen=True)
@@ -217,6 +268,25 @@ def _feedback_items_touched(t: Touch) -> str:
            OR account_id IN (SELECT account_id FROM changed WHERE account_id IS NOT NULL)"""
 
 
+def _feedback_items_narrow(
+    events: EventTables, near: Callable[[ibis.Value], ibis.Value]
+) -> EventTables:
+    """An item's actions are those with its id: only the actions of responses near the periods
+    recomputed are read (the responses themselves stay whole: a follow-up may be in any period)."""
+    actions = events.get("feedback_actions")
+    ids = [
+        events[s]
+        .filter(near(events[s].responded_at))
+        .select(id=events[s].response_id.cast("string"))
+        for s in ("nps", "ces")
+        if s in events
+    ]
+    if actions is None or not ids:
+        return events
+    keep = ibis.union(*ids, distinct=False) if len(ids) > 1 else ids[0]
+    return {**events, "feedback_actions": actions.filter(actions.feedback_id.isin(keep.id))}
+
+
 def _feedback_loop(inputs: MartInputs) -> ibis.Table:
     items, gates = inputs.mart("feedback_items"), inputs.mart("readiness_gates")
     return feedback.feedback_loop(items, gates, inputs.strategy)
@@ -304,7 +374,12 @@ MARTS: tuple[Mart, ...] = (
         checks=(
             MartCheck("items_have_unit", "no feedback item without a unit", checks.items_have_unit),
         ),
-        partition=Partition("received_at", bucketed=True, touched=_feedback_items_touched),
+        partition=Partition(
+            "received_at",
+            bucketed=True,
+            touched=_feedback_items_touched,
+            narrow=_feedback_items_narrow,
+        ),
     ),
     Mart(
         "feedback_loop",

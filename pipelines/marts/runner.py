@@ -7,6 +7,7 @@ are still computed and reported, so one broken formula does not freeze the whole
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 from metrics.strategy import Strategy
 from pipelines import changes
 from pipelines.marts.engines import Engine
-from pipelines.marts.registry import MARTS, Mart, MartInputs, Touch, by_name
+from pipelines.marts.registry import MARTS, Mart, MartInputs, Touch, by_name, near
 
 
 def run_now() -> datetime:
@@ -184,9 +185,16 @@ def run_marts(
                 diff_on = "period_start" if mart.name in increments.diffed else None
                 rows = engine.write(mart.name, mart.compute(inputs), diff_on=diff_on, record=record)
             else:
-                assert mart.partition is not None
+                partition = mart.partition
+                assert partition is not None
+                mart_inputs = inputs
+                if partition.narrow is not None and parts:
+                    narrowed = partition.narrow(
+                        inputs.events, functools.partial(near, strategy=strategy, parts=parts)
+                    )
+                    mart_inputs = inputs.narrowed(narrowed)
                 rows = engine.write_parts(
-                    mart.name, mart.compute(inputs), mart.partition, strategy, parts, record=record
+                    mart.name, mart.compute(mart_inputs), partition, strategy, parts, record=record
                 )
             metadata = {"dagster/row_count": rows, **mart.metadata(engine.con)}
             metadata["recomputed"] = "all" if parts is None else f"{len(parts)} period(s)"
