@@ -31,7 +31,7 @@ class OutcomeLoopResource(dg.ConfigurableResource):
     #: and stay small; the limit keeps a full rebuild of a large history from taking the machine.
     ingest_memory_limit: str = "1GB"
     marts_memory_limit: str = "1GB"
-    serving_memory_limit: str = "1GB"
+    serving_memory_limit: str = "512MB"
     #: DuckDB threads per step (0: one per core).
     threads: int = 0
 
