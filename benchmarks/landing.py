@@ -43,7 +43,7 @@ def land_and_run(home: Path, log: Path) -> dict:
     started = time.monotonic()
     with log.open("w") as out:
         child = subprocess.Popen(
-            [str(Path(sys.executable).with_name("outcomeloop")), "run"],
+            [str(Path(sys.executable).with_name("outcomeloop")), "run", "--verbose"],
             cwd=REPO_ROOT,
             env=env,
             stdout=out,
