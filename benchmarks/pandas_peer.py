@@ -237,7 +237,9 @@ def _suppress(cells: pd.DataFrame, m: Measure) -> pd.DataFrame:
     # One hidden unit in a period could be recovered as `all` minus the others: hide the smallest
     # shown unit (ties by name) as well.
     is_unit = cells["unit"] != ALL_UNITS
-    hidden = (is_unit & cells["suppressed"]).groupby(cells["period_start"]).transform("sum")
+    # A unit hidden with no events (a zero-filled sum) reveals nobody, so it protects nothing.
+    hides = is_unit & cells["suppressed"] & (cells["n"] > 0)
+    hidden = hides.groupby(cells["period_start"]).transform("sum")
     candidates = cells[is_unit & ~cells["suppressed"]]
     smallest = candidates.sort_values(["period_start", "n", "unit"]).groupby("period_start").head(1)
     protect = cells.index.isin(smallest.index) & (hidden == 1).to_numpy()
@@ -312,7 +314,38 @@ def measure_frame(
     if frame is None:
         return pd.DataFrame(columns=COLUMNS[1:])
     cells = _KINDS[m.kind](_rows(frame, m.source, m, strategy), m)  # type: ignore[arg-type]
+    if m.kind == "sum":
+        cells = _zero_filled(cells, frame, m.source, strategy)  # type: ignore[arg-type]
     return _suppress(cells, m)
+
+
+def _zero_filled(
+    cells: pd.DataFrame, frame: pd.DataFrame, source: str, strategy: Strategy
+) -> pd.DataFrame:
+    """A sum's periods without events as 0 (n 0): every unit with events in the source, and
+    `all`, from the source's first to its last period."""
+    schema = SOURCES[source]
+    is_date = next(c.type for c in schema.columns if c.name == schema.time_column) == "DATE"
+    known = frame[frame["unit"].notna()]
+    if known.empty:
+        return cells
+    periods = period_start(known[schema.time_column], strategy, is_date)
+    first, last = periods.min(), periods.max()
+    if strategy.period == "week":
+        spine = np.arange(first, last + np.timedelta64(1, "D"), np.timedelta64(7, "D"))
+    else:
+        step = 3 if strategy.period == "quarter" else 1
+        months = np.arange(first.astype("datetime64[M]"), last.astype("datetime64[M]") + 1, step)
+        spine = months.astype("datetime64[D]")
+    units = [*sorted(known["unit"].astype(str).unique()), ALL_UNITS]
+    grid = pd.DataFrame(
+        [(u, p) for u in units for p in spine], columns=["unit", "period_start"]
+    ).astype({"period_start": cells["period_start"].dtype, "unit": object})
+    out = grid.merge(cells.astype({"unit": object}), on=["unit", "period_start"], how="left")
+    out["value"] = out["value"].fillna(0.0)
+    out["n"] = out["n"].fillna(0).astype("int64")
+    out["note"] = out["note"].astype(object).where(out["note"].notna(), None)
+    return out
 
 
 def measure_values(con, strategy: Strategy) -> pd.DataFrame:
