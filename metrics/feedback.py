@@ -9,16 +9,13 @@ period the response arrived; otherwise it is `held_not_ready` for good, so a uni
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import ibis
 
 from metrics.engine import EventTables, empty_table, is_empty_stand_in, require_columns
+from metrics.loop import ITEM_LOOP_COLUMNS, with_actions, with_followups
 from metrics.periods import period_start, utc_naive
 from metrics.strategy import Strategy
-
-if TYPE_CHECKING:
-    pass
 
 ITEMS_SCHEMA = ibis.schema(
     {
@@ -34,6 +31,7 @@ ITEMS_SCHEMA = ibis.schema(
         "first_action_at": "timestamp",
         "hours_to_action": "float64",
         "status": "string",
+        **ITEM_LOOP_COLUMNS,
     }
 )
 
@@ -50,6 +48,7 @@ LOOP_SCHEMA = ibis.schema(
         "open": "int64",
         "held_not_ready": "int64",
         "median_hours_to_action": "float64",
+        "closed_with_customer": "int64",
     }
 )
 
@@ -114,23 +113,9 @@ def feedback_items(
     )
     items = items.mutate(in_loop=items.g_unit.notnull()).drop("g_unit", "g_period")
 
-    # The first action on or after the response (an earlier one belongs to something else).
-    # Each id's action times are collected into one list, so the items are joined once on the
-    # id and the list is filtered per item (cheaper than an inequality join grouped back).
-    actions = events.get("feedback_actions")
-    if actions is not None:
-        require_columns(actions, "feedback_actions", ["feedback_id", "action_at"], "feedback")
-        acts = actions.select(
-            a_id=actions.feedback_id.cast("string"), a_at=actions.action_at.cast("timestamp")
-        )
-        acts = acts.filter(acts.a_id.notnull(), acts.a_at.notnull())
-        acts = acts.group_by("a_id").aggregate(a_times=acts.a_at.collect())
-        items = items.left_join(acts, items.feedback_id == acts.a_id)
-        received = items.received_at
-        first = items.a_times.filter(lambda at: at >= received).mins()
-        items = items.mutate(first_action_at=first.cast("timestamp")).drop("a_id", "a_times")
-    else:
-        items = items.mutate(first_action_at=_NULL_TS)
+    # The actions at or after the response (an earlier one belongs to something else) and the
+    # account's follow-up, for every item, held or not (metrics.loop).
+    items = with_followups(with_actions(items, events, strategy), events, strategy)
 
     sla_seconds = int(round(strategy.feedback_loop.sla_hours * 3600))
     due_at = items.received_at + ibis.interval(seconds=sla_seconds)
@@ -154,11 +139,12 @@ def feedback_items(
         comment=items.comment,
         in_loop=items.in_loop.cast("boolean"),
         due_at=ibis.cases((items.in_loop, due_at), else_=_NULL_TS).cast("timestamp"),
-        first_action_at=ibis.cases((items.in_loop, acted_at), else_=_NULL_TS).cast("timestamp"),
+        first_action_at=acted_at.cast("timestamp"),
         hours_to_action=ibis.cases((items.in_loop, hours), else_=ibis.null("float64")).cast(
             "float64"
         ),
         status=status.cast("string"),
+        **{name: items[name].cast(dtype) for name, dtype in ITEM_LOOP_COLUMNS.items()},
     )
 
 
@@ -167,7 +153,8 @@ def feedback_loop(items: ibis.Table, gates: ibis.Table, strategy: Strategy) -> i
 
     A row for every unit and period in `gates` (zero counts when no feedback arrived): items,
     in_loop, acted (on time or late), acted_within_sla, acted_late, overdue, open,
-    held_not_ready and the median hours from response to first action.
+    held_not_ready, the median hours from response to first action, and closed_with_customer
+    (in-loop items whose customer was told what was done).
     """
     if is_empty_stand_in(gates):
         return empty_table(LOOP_SCHEMA)
@@ -187,14 +174,20 @@ def feedback_loop(items: ibis.Table, gates: ibis.Table, strategy: Strategy) -> i
         open=count(it.status == "open"),
         held_not_ready=count(it.status == "held_not_ready"),
         median_hours_to_action=ibis.cases((acted, it.hours_to_action)).median(),
+        closed_with_customer=count(it.in_loop & it.closed_with_customer_at.notnull()),
     )
     counts = counts.rename(c_unit="unit", c_period="period_start")
     grid = gates.select("unit", "period_start")
     j = grid.left_join(counts, [grid.unit == counts.c_unit, grid.period_start == counts.c_period])
-    ints = [name for name, dtype in LOOP_SCHEMA.items() if dtype.is_integer()]
+    # Counts are 0, never NULL, where nothing arrived (closed_with_customer included).
     return j.select(
         unit=j.unit.cast("string"),
         period_start=j.period_start.cast("date"),
-        **{name: j[name].fill_null(0).cast("int64") for name in ints},
-        median_hours_to_action=j.median_hours_to_action.cast("float64"),
+        **{
+            name: j[name].fill_null(0).cast("int64")
+            if dtype.is_integer()
+            else j[name].cast(dtype)
+            for name, dtype in LOOP_SCHEMA.items()
+            if name not in ("unit", "period_start")
+        },
     )

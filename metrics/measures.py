@@ -400,23 +400,32 @@ def _mean(agg: ibis.Table, m: Measure) -> ibis.Table:
     )
 
 
-def _share(agg: ibis.Table, m: Measure) -> ibis.Table:
-    """Percent (0..100) of responses inside the inclusive band, with the Wilson interval."""
-    n = agg.n.cast("float64")
-    p = agg.hits.cast("float64") / n
-    z2 = Z95 * Z95
+def wilson_bounds(
+    hits: ibis.IntegerValue, n: ibis.IntegerValue, z: float = Z95
+) -> tuple[ibis.FloatingValue, ibis.FloatingValue, ibis.FloatingValue]:
+    """A share (0..1) of `hits` in `n` with its Wilson score interval clipped to 0..1, as Ibis
+    expressions: (share, low, high). The same formula as `metrics.stats.wilson_interval`."""
+    n = n.cast("float64")
+    p = hits.cast("float64") / n
+    z2 = z * z
     denom = 1.0 + z2 / n
     centre = (p + z2 / (2.0 * n)) / denom
-    half = Z95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denom
+    half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denom
+    return p, ibis.greatest(centre - half, 0.0), ibis.least(centre + half, 1.0)
+
+
+def _share(agg: ibis.Table, m: Measure) -> ibis.Table:
+    """Percent (0..100) of responses inside the inclusive band, with the Wilson interval."""
+    p, low, high = wilson_bounds(agg.hits, agg.n)
     return agg.select(
         "unit",
         "period_start",
         value=p * 100.0,
         n=agg.n,
-        ci_low=ibis.greatest(centre - half, 0.0) * 100.0,
-        ci_high=ibis.least(centre + half, 1.0) * 100.0,
+        ci_low=low * 100.0,
+        ci_high=high * 100.0,
         note=_NULL_STR,
-        se=100.0 * (p * (1.0 - p) / n).sqrt(),
+        se=100.0 * (p * (1.0 - p) / agg.n.cast("float64")).sqrt(),
     )
 
 

@@ -249,6 +249,16 @@ class FeedbackLoop(ConfigModel):
     sla_hours: float = Field(48, description="Hours to act on a feedback item.")
     nps_detractor_max: float = Field(6, description="NPS scores at or below this become items.")
     ces_high_effort_max: float = Field(3, description="CES scores at or below this become items.")
+    closing_action_types: list[str] = Field(
+        default_factory=lambda: ["customer_informed"],
+        description="The action types that tell the customer what was done: an item's first such "
+        "action closes the loop with the customer.",
+    )
+    root_causes: list[str] | None = Field(
+        None,
+        description="The root causes a CX team may give an action; when given, the dashboard "
+        "offers them and the data-health page lists actions with any other.",
+    )
 
     @field_validator("sla_hours")
     @classmethod
@@ -265,6 +275,28 @@ class FeedbackLoop(ConfigModel):
                 f"{score:g} is outside the 0..10 NPS scale", "detractors score 0..6, so 6 is usual"
             )
         return score
+
+    @field_validator("closing_action_types", "root_causes")
+    @classmethod
+    def _named_once(cls, names: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if names is None:
+            return None
+        key = info.field_name
+        if key == "closing_action_types" and not names:
+            raise problem(
+                "no closing action types: no item could ever be closed with the customer",
+                "e.g. [customer_informed]",
+            )
+        found, seen = Findings(), set()
+        for i, name in enumerate(names):
+            text = name.strip()
+            if not text:
+                found.add((i,), "an empty name", f"give each entry of {key} a name")
+            elif text in seen:
+                found.add((i,), f"{text!r} is listed twice")
+            seen.add(text)
+        found.raise_any()
+        return [name.strip() for name in names]
 
 
 class Status(ConfigModel):

@@ -72,3 +72,47 @@ def theme_counts_in_order(con: duckdb.DuckDBPyConnection, strategy: Strategy) ->
         "OR detractors > mentions OR share NOT BETWEEN 0 AND 1"
     ).fetchall()
     return bad == 0, {"out_of_order": bad}
+
+
+def recovered_within_followed_up(
+    con: duckdb.DuckDBPyConnection, strategy: Strategy
+) -> CheckOutcome:
+    """Recovered items are a part of the followed-up ones, the rate and its interval lie in 0..1
+    with the rate inside its interval, and each `all` row pools its period's units."""
+    [(bad,)] = con.execute(
+        "SELECT count(*) FROM marts.loop_outcomes WHERE NOT (followed_up > 0 "
+        "AND recovered BETWEEN 0 AND followed_up "
+        "AND 0 <= ci_low AND ci_low <= recovery_rate + 1e-12 "
+        "AND recovery_rate <= ci_high + 1e-12 AND ci_high <= 1)"
+    ).fetchall()
+    [(unpooled,)] = con.execute(
+        "WITH units AS (SELECT period_start, acted, sum(followed_up) AS f, sum(recovered) AS r "
+        "FROM marts.loop_outcomes WHERE unit <> 'all' GROUP BY ALL) "
+        "SELECT count(*) FROM marts.loop_outcomes a FULL JOIN units u "
+        "ON a.period_start = u.period_start AND a.acted = u.acted AND a.unit = 'all' "
+        "WHERE (a.unit = 'all' OR a.unit IS NULL) "
+        "AND (a.followed_up IS DISTINCT FROM u.f OR a.recovered IS DISTINCT FROM u.r)"
+    ).fetchall()
+    return bad == 0 and unpooled == 0, {"inconsistent_rows": bad, "all_rows_not_pooled": unpooled}
+
+
+def root_cause_shares_sum_to_one(
+    con: duckdb.DuckDBPyConnection, strategy: Strategy
+) -> CheckOutcome:
+    """Per unit and period the root causes' shares add up to 1 (every item with a cause counted
+    once)."""
+    [(bad,)] = con.execute(
+        "SELECT count(*) FROM (SELECT unit, period_start, sum(share) AS total, min(items) AS least "
+        "FROM marts.root_causes GROUP BY unit, period_start) "
+        "WHERE abs(total - 1) > 1e-9 OR least < 1"
+    ).fetchall()
+    return bad == 0, {"cells_not_summing_to_one": bad}
+
+
+def closed_within_in_loop(con: duckdb.DuckDBPyConnection, strategy: Strategy) -> CheckOutcome:
+    """No period counts more items closed with the customer than it had in the loop."""
+    [(bad,)] = con.execute(
+        "SELECT count(*) FROM marts.feedback_loop "
+        "WHERE closed_with_customer < 0 OR closed_with_customer > in_loop"
+    ).fetchall()
+    return bad == 0, {"periods_over_in_loop": bad}

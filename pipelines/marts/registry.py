@@ -19,7 +19,7 @@ import duckdb
 import ibis
 import pyarrow as pa
 
-from metrics import changes, feedback, measures, progress, readiness, themes
+from metrics import changes, feedback, loop, measures, progress, readiness, themes
 from metrics.engine import EventTables
 from metrics.periods import next_period_start, period_start, period_start_sql
 from metrics.schemas import SOURCES
@@ -292,6 +292,32 @@ def _feedback_loop(inputs: MartInputs) -> ibis.Table:
     return feedback.feedback_loop(items, gates, inputs.strategy)
 
 
+def _loop_outcomes(inputs: MartInputs) -> ibis.Table:
+    return loop.loop_outcomes(inputs.mart("feedback_items"), inputs.strategy)
+
+
+def _loop_outcomes_metadata(con: duckdb.DuckDBPyConnection) -> dict:
+    rows = con.execute(
+        "SELECT acted, sum(followed_up), sum(recovered) FROM marts.loop_outcomes "
+        "WHERE unit = 'all' GROUP BY acted"
+    ).fetchall()
+    meta = _span(con, "loop_outcomes")
+    for acted, followed_up, recovered in rows:
+        key = "acted" if acted else "not_acted"
+        meta[f"{key}_followed_up"] = int(followed_up)
+        meta[f"{key}_recovery_rate"] = round(recovered / followed_up, 4)
+    return meta
+
+
+def _root_causes(inputs: MartInputs) -> ibis.Table:
+    return loop.root_causes(inputs.mart("feedback_items"), inputs.strategy)
+
+
+def _root_causes_metadata(con: duckdb.DuckDBPyConnection) -> dict:
+    [(causes,)] = con.execute("SELECT count(DISTINCT root_cause) FROM marts.root_causes").fetchall()
+    return {"root_causes": causes, **_span(con, "root_causes")}
+
+
 def _outcome_progress(inputs: MartInputs) -> pa.Table:
     return progress.outcome_progress(inputs.strategy, inputs.table("measure_values"))
 
@@ -365,7 +391,8 @@ MARTS: tuple[Mart, ...] = (
     Mart(
         "feedback_items",
         "Every detractor and high-effort response as a feedback item with its SLA deadline and "
-        "status: acted, acted late, overdue, open, or held because its unit was not ready.",
+        "status (acted, acted late, overdue, open, or held because its unit was not ready), its "
+        "owner, root cause, when the customer was told, and the account's follow-up response.",
         compute=_feedback_items,
         metadata=_feedback_items_metadata,
         sources=("nps", "ces", "feedback_actions"),
@@ -383,11 +410,50 @@ MARTS: tuple[Mart, ...] = (
     ),
     Mart(
         "feedback_loop",
-        "The feedback loop's health per unit and period: acted upon, within SLA, overdue.",
+        "The feedback loop's health per unit and period: acted upon, within SLA, overdue, "
+        "closed with the customer.",
         compute=_feedback_loop,
         metadata=lambda con: _span(con, "feedback_loop"),
         reads=("feedback_items", "readiness_gates"),
         partition=Partition("period_start"),
+        checks=(
+            MartCheck(
+                "closed_within_in_loop",
+                "closed with the customer at most the in-loop items",
+                checks.closed_within_in_loop,
+            ),
+        ),
+    ),
+    Mart(
+        "loop_outcomes",
+        "Did acting work: per unit (and `all`) and period of arrival, the recovery rate of "
+        "in-loop items acted upon before the customer's follow-up response against those not "
+        "acted upon, with Wilson 95% intervals.",
+        compute=_loop_outcomes,
+        metadata=_loop_outcomes_metadata,
+        reads=("feedback_items",),
+        checks=(
+            MartCheck(
+                "recovered_within_followed_up",
+                "recovered <= followed_up, rates and intervals in 0..1, `all` pooled",
+                checks.recovered_within_followed_up,
+            ),
+        ),
+    ),
+    Mart(
+        "root_causes",
+        "The outer loop: per unit (and `all`) and period of arrival, how many in-loop items "
+        "each root cause explains and its share of the items with a root cause.",
+        compute=_root_causes,
+        metadata=_root_causes_metadata,
+        reads=("feedback_items",),
+        checks=(
+            MartCheck(
+                "root_cause_shares_sum_to_one",
+                "root cause shares sum to 1 per unit and period",
+                checks.root_cause_shares_sum_to_one,
+            ),
+        ),
     ),
     Mart(
         "outcome_progress",
