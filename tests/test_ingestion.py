@@ -882,3 +882,56 @@ def test_events_stamped_more_than_a_day_in_the_future_are_quarantined(tmp_path):
         assert row == 4 and "in the future" in reason and "responded_at" in reason
     finally:
         con.close()
+
+
+# --- `*.canonical.jsonl`: canonical JSON Lines in any source --------------------------------------
+
+
+def test_a_canonical_jsonl_file_is_read_whatever_the_sources_format(con, tmp_path):
+    """The dashboard's action files (and hand-written fix-ups) use canonical names in JSON Lines,
+    even where the source's exports are Qualtrics CSV with mapped columns and a `where` filter."""
+    cfg = config(
+        {
+            "sources": {
+                "nps": {
+                    "format": "qualtrics",
+                    "columns": {"score": "Q5", "unit": "BusinessUnit"},
+                    "where": {"DistributionChannel": ["email"]},
+                    "timezone": "Europe/Berlin",
+                },
+                "feedback_actions": {"format": "csv", "columns": {"feedback_id": "Ticket"}},
+            }
+        }
+    )
+    nps = land(
+        tmp_path,
+        "nps",
+        (
+            "fix.canonical.jsonl",
+            '{"response_id": "R1", "responded_at": "2025-03-01T10:00:00", "unit": "Sales", '
+            '"score": 3, "account_id": "A-1"}\n'
+            '{"response_id": "R2", "responded_at": "2025-03-01T11:00:00+01:00", "unit": "Sales", '
+            '"score": 11}\n',
+        ),
+    )
+    [outcome] = ingest(con, "nps", nps, cfg)
+    assert (outcome.status, outcome.rows_loaded, outcome.rows_quarantined) == ("loaded", 1, 1)
+    # A timestamp without a zone is UTC in a canonical file (not the source's Berlin).
+    assert rows(con, "SELECT response_id, responded_at, score, account_id FROM events.nps") == [
+        ("R1", datetime(2025, 3, 1, 10), 3, "A-1")
+    ]
+    actions = land(
+        tmp_path,
+        "feedback_actions",
+        (
+            "dashboard-20250302T090000-0b8f.canonical.jsonl",
+            '{"feedback_id": "R1", "action_at": "2025-03-02T09:00:00+00:00", '
+            '"action_type": "customer_informed", "owner": "ana", "root_cause": "billing error", '
+            '"note": "Credited the invoice"}\n',
+        ),
+    )
+    [outcome] = ingest(con, "feedback_actions", actions, cfg)
+    assert (outcome.status, outcome.rows_loaded) == ("loaded", 1)
+    assert rows(
+        con, "SELECT feedback_id, action_at, action_type, owner, root_cause FROM events.feedback_actions"
+    ) == [("R1", datetime(2025, 3, 2, 9), "customer_informed", "ana", "billing error")]

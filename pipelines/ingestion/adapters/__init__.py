@@ -7,6 +7,10 @@ types, validates and stages every record. No Python loop ever touches a data row
 
 One module per format family: `delimited` (CSV, and the `qualtrics` and `salesforce` exports
 built on it), `jsonl` (JSON Lines and Delighted) and `parquet`.
+
+A file named `*.canonical.jsonl` is canonical JSON Lines in any source, whatever the source's
+configured format: one object per line with the canonical column names (DESIGN.md "Closing the
+loop"). The dashboard logs feedback actions this way, and anyone can hand-write a fix-up file so.
 """
 
 from __future__ import annotations
@@ -33,7 +37,19 @@ from pipelines.ingestion.adapters.salesforce import SALESFORCE
 #: The formats read with DuckDB's CSV reader, and what sets each apart.
 CSV_FLAVOURS: dict[str, CsvFlavour] = {"csv": CSV, "qualtrics": QUALTRICS, "salesforce": SALESFORCE}
 
-__all__ = ["FileRejected", "Params", "Plan", "ReadOptions", "plan_file"]
+#: The name ending of a file read as canonical JSON Lines whatever its source's format.
+CANONICAL_SUFFIX = ".canonical.jsonl"
+
+__all__ = ["CANONICAL_SUFFIX", "FileRejected", "Params", "Plan", "ReadOptions", "plan_file"]
+
+
+def canonical_config(cfg: SourceConfig) -> SourceConfig:
+    """How a `*.canonical.jsonl` file of a source is read: JSON Lines, canonical column names, no
+    `where` filter, timestamps without a zone in UTC; the source's value rules (a CES scale, the
+    Salesforce expansion types) still apply."""
+    return cfg.model_copy(
+        update={"format": "jsonl", "columns": {}, "where": {}, "timezone": "UTC", "delimiter": None}
+    )
 
 
 def plan_file(
@@ -48,6 +64,8 @@ def plan_file(
 ) -> Plan:
     """Work out how to read `path` for `source` under `cfg`; raise FileRejected if it cannot be."""
     schema = SOURCES[source]
+    if path.name.lower().endswith(CANONICAL_SUFFIX):
+        cfg = canonical_config(cfg)
     flavour = CSV_FLAVOURS.get(cfg.format)
     if flavour is not None:
         plan = plan_csv(con, schema, path, cfg, params, options or ReadOptions(), flavour)
