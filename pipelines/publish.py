@@ -279,6 +279,16 @@ def _fill(
            WHERE NOT EXISTS (SELECT 1 FROM matched m WHERE m.response_id = a.feedback_id)
            ORDER BY a.action_at"""
     )
+    # Every root cause the actions name, so the data-health page can list those outside
+    # strategy.yaml's `feedback_loop.root_causes` (blank ones are no root cause).
+    con.execute(
+        """CREATE TABLE snap.serving.action_root_causes AS
+           SELECT trim(root_cause) AS root_cause, count(*) AS actions,
+                  max(action_at) AS last_action_at, arg_max(file_path, action_at) AS last_file
+           FROM events.feedback_actions
+           WHERE coalesce(trim(root_cause), '') <> ''
+           GROUP BY trim(root_cause) ORDER BY actions DESC, root_cause"""
+    )
     con.execute(
         "CREATE TABLE snap.serving.tree (node VARCHAR, parent VARCHAR, depth INTEGER, "
         "position INTEGER, label VARCHAR, measure VARCHAR, strand VARCHAR, promise VARCHAR, "

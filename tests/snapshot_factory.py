@@ -10,6 +10,9 @@ The story it tells, small enough to check by hand:
   50 stays in the table but must never be shown;
 - the feedback loop: in March Sales has one item acted upon within the SLA, one overdue and one open;
   Support's one March item is held because Support is not ready; in February Sales acted late once;
+- closing the loop: ana's March action (billing error) told the customer, who answered 9 a week
+  later (recovered); February's late action (slow first response) was followed by a 4; one
+  action names a root cause ("printer on fire") outside the strategy's list;
 - readiness: Sales has been ready since January 2025; Support reaches the threshold in March (3.6)
   but only one assessor scored it, so only the assessor count blocks;
 - data health: a rejected file, a duplicate, one quarantined row with its reason, one orphan
@@ -63,10 +66,17 @@ DDL = {
     "blocking_dimensions VARCHAR[], ready_since DATE",
     "marts.feedback_items": "feedback_id VARCHAR, source VARCHAR, unit VARCHAR, "
     "account_id VARCHAR, received_at TIMESTAMP, score DOUBLE, comment VARCHAR, in_loop BOOLEAN, "
-    "due_at TIMESTAMP, first_action_at TIMESTAMP, hours_to_action DOUBLE, status VARCHAR",
+    "due_at TIMESTAMP, first_action_at TIMESTAMP, hours_to_action DOUBLE, status VARCHAR, "
+    "owner VARCHAR, root_cause VARCHAR, closed_with_customer_at TIMESTAMP, "
+    "followup_response_id VARCHAR, followup_at TIMESTAMP, followup_score DOUBLE, "
+    "recovered BOOLEAN",
     "marts.feedback_loop": "unit VARCHAR, period_start DATE, items BIGINT, in_loop BIGINT, "
     "acted BIGINT, acted_within_sla BIGINT, acted_late BIGINT, overdue BIGINT, open BIGINT, "
-    "held_not_ready BIGINT, median_hours_to_action DOUBLE",
+    "held_not_ready BIGINT, median_hours_to_action DOUBLE, closed_with_customer BIGINT",
+    "marts.loop_outcomes": "unit VARCHAR, period_start DATE, acted BOOLEAN, followed_up BIGINT, "
+    "recovered BIGINT, recovery_rate DOUBLE, ci_low DOUBLE, ci_high DOUBLE",
+    "marts.root_causes": "unit VARCHAR, period_start DATE, root_cause VARCHAR, items BIGINT, "
+    "share DOUBLE",
     "marts.outcome_progress": "node VARCHAR, parent VARCHAR, unit VARCHAR, period_start DATE, "
     "measure VARCHAR, value DOUBLE, ci_low DOUBLE, ci_high DOUBLE, n BIGINT, baseline DOUBLE, "
     "target DOUBLE, expected_progress DOUBLE, progress DOUBLE, children_progress DOUBLE, "
@@ -91,6 +101,8 @@ DDL = {
     "serving.orphan_actions": "feedback_id VARCHAR, action_at TIMESTAMP, action_type VARCHAR, "
     "owner VARCHAR, file_path VARCHAR, row_number BIGINT",
     "serving.unread_inbox": "path VARCHAR, reason VARCHAR, hint VARCHAR",
+    "serving.action_root_causes": "root_cause VARCHAR, actions BIGINT, last_action_at TIMESTAMP, "
+    "last_file VARCHAR",
 }
 
 #: Why the pending alert of the fixture has not gone out yet.
@@ -140,7 +152,13 @@ STRATEGY = {
         "floor": 2.5,
         "min_assessors": 2,
     },
-    "feedback_loop": {"sla_hours": 48, "nps_detractor_max": 6, "ces_high_effort_max": 3},
+    "feedback_loop": {
+        "sla_hours": 48,
+        "nps_detractor_max": 6,
+        "ces_high_effort_max": 3,
+        "closing_action_types": ["customer_informed"],
+        "root_causes": ["billing error", "slow first response", "unclear pricing"],
+    },
     "status": {"tolerance": 0.05, "at_risk_band": 0.15},
     "privacy": {"mask_contacts": True},
     "themes": {
@@ -321,24 +339,38 @@ def _tables(built_at: datetime, data_through: datetime, mask_contacts: bool) -> 
         ],
         "marts.feedback_items": [
             ("R_101", "nps", "Sales", "ACC-1", datetime(2025, 3, 10, 9), 3.0, CONTACT_COMMENT,
-             True, datetime(2025, 3, 12, 9), datetime(2025, 3, 11, 10), 25.0, "acted"),
+             True, datetime(2025, 3, 12, 9), datetime(2025, 3, 11, 10), 25.0, "acted",
+             "ana", "billing error", datetime(2025, 3, 11, 10), "R_150",
+             datetime(2025, 3, 18, 9), 9.0, True),
             ("R_102", "nps", "Sales", "ACC-2", datetime(2025, 3, 15, 8), 2.0, HOSTILE_COMMENT,
-             True, datetime(2025, 3, 17, 8), None, None, "overdue"),
+             True, datetime(2025, 3, 17, 8), None, None, "overdue", *[None] * 7),
             ("C_201", "ces", "Sales", "ACC-3", datetime(2025, 3, 19, 20), 3.0,
-             "Form kept timing out", True, datetime(2025, 3, 21, 20), None, None, "open"),
+             "Form kept timing out", True, datetime(2025, 3, 21, 20), None, None, "open",
+             *[None] * 7),
             ("C_202", "ces", "Support", "ACC-4", datetime(2025, 3, 5, 12), 2.0,
-             "Too many transfers", False, None, None, None, "held_not_ready"),
+             "Too many transfers", False, None, None, None, "held_not_ready", *[None] * 7),
             ("R_090", "nps", "Sales", "ACC-5", datetime(2025, 2, 10, 10), 5.0, "Slow invoice fix",
-             True, datetime(2025, 2, 12, 10), datetime(2025, 2, 13, 10), 72.0, "acted_late"),
+             True, datetime(2025, 2, 12, 10), datetime(2025, 2, 13, 10), 72.0, "acted_late",
+             "ben", "slow first response", None, "R_120", datetime(2025, 3, 1, 9), 4.0, False),
         ],
         "marts.feedback_loop": [
-            ("Sales", JAN, 0, 0, 0, 0, 0, 0, 0, 0, None),
-            ("Sales", FEB, 1, 1, 1, 0, 1, 0, 0, 0, 72.0),
-            ("Sales", MAR, 3, 3, 1, 1, 0, 1, 1, 0, 25.0),
-            ("Support", JAN, 0, 0, 0, 0, 0, 0, 0, 0, None),
-            ("Support", FEB, 0, 0, 0, 0, 0, 0, 0, 0, None),
-            ("Support", MAR, 1, 0, 0, 0, 0, 0, 0, 1, None),
+            ("Sales", JAN, 0, 0, 0, 0, 0, 0, 0, 0, None, 0),
+            ("Sales", FEB, 1, 1, 1, 0, 1, 0, 0, 0, 72.0, 0),
+            ("Sales", MAR, 3, 3, 1, 1, 0, 1, 1, 0, 25.0, 1),
+            ("Support", JAN, 0, 0, 0, 0, 0, 0, 0, 0, None, 0),
+            ("Support", FEB, 0, 0, 0, 0, 0, 0, 0, 0, None, 0),
+            ("Support", MAR, 1, 0, 0, 0, 0, 0, 0, 1, None, 0),
         ],
+        # R_090 (February) and R_101 (March) were acted upon before their follow-ups; only R_101's
+        # customer came back happier. Wilson 95% bounds for 0 of 1 and 1 of 1.
+        "marts.loop_outcomes": [
+            (unit, FEB, True, 1, 0, 0.0, 0.0, 0.7934506882081973) for unit in ("Sales", "all")
+        ] + [
+            (unit, MAR, True, 1, 1, 1.0, 0.2065493117918027, 1.0) for unit in ("Sales", "all")
+        ],
+        "marts.root_causes": [
+            (unit, FEB, "slow first response", 1, 1.0) for unit in ("Sales", "all")
+        ] + [(unit, MAR, "billing error", 1, 1.0) for unit in ("Sales", "all")],
         "ops.file_ledger": [
             (nps_file, "nps", "a1" * 32, 20480, 140, 2, 1, "loaded", None,
              datetime(2025, 3, 20, 9, 0), None, 1_742_400_000_000_000_000),
@@ -399,6 +431,11 @@ def _tables(built_at: datetime, data_through: datetime, mask_contacts: bool) -> 
         ],
         "serving.unread_inbox": [
             ("inbox/NPS", "not read: unknown source folder", "rename it to 'nps'"),
+        ],
+        "serving.action_root_causes": [
+            ("billing error", 1, datetime(2025, 3, 11, 10), "inbox/feedback_actions/a.csv"),
+            ("slow first response", 1, datetime(2025, 2, 13, 10), "inbox/feedback_actions/a.csv"),
+            ("printer on fire", 1, datetime(2025, 3, 12, 10), "inbox/feedback_actions/a.csv"),
         ],
     }
     # fmt: on
@@ -466,6 +503,7 @@ def make_snapshot(path: Path, **overrides: Any) -> dict[str, Any]:
         "rejected_file": "inbox/nps/broken.csv",
         "quarantine_reason": "score 'eleven' is not a whole number from 0 to 10",
         "orphan_feedback_id": "R_999",
+        "unknown_root_cause": "printer on fire",
         "sources_without_data": ["upsell", "employee_pulse"],
         "hostile_comment": HOSTILE_COMMENT,
         "contact_comment": CONTACT_COMMENT,
