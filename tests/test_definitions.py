@@ -113,7 +113,15 @@ EXPECTED_GRAPH = {
             ["ces_events", "feedback_actions_events", "nps_events", "readiness_gates", "strategy"],
             [("items_have_unit", True)],
         ),
-        "feedback_loop": _mart(["feedback_items", "readiness_gates", "strategy"], []),
+        "feedback_loop": _mart(
+            ["feedback_items", "readiness_gates", "strategy"], [("closed_within_in_loop", True)]
+        ),
+        "loop_outcomes": _mart(
+            ["feedback_items", "strategy"], [("recovered_within_followed_up", True)]
+        ),
+        "root_causes": _mart(
+            ["feedback_items", "strategy"], [("root_cause_shares_sum_to_one", True)]
+        ),
         "measure_values": _mart(
             [
                 "ces_events",
