@@ -45,9 +45,10 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def check(action: Action, received_at: datetime | None) -> list[str]:
-    """What is wrong with `action` (empty when it can be logged). `received_at` is the item's
-    arrival (naive = UTC) as the snapshot holds it; None when no item has that id."""
+def check(action: Action, received_at: datetime | None, action_at: datetime) -> list[str]:
+    """What is wrong with `action` done at `action_at` (empty when it can be logged).
+    `received_at` is the item's arrival (naive = UTC) as the snapshot holds it; None when no item
+    has that id."""
     problems = []
     if received_at is None:
         problems.append(
@@ -56,12 +57,11 @@ def check(action: Action, received_at: datetime | None) -> list[str]:
         )
     if not action.action_type.strip():
         problems.append("the action type is empty: say what was done (e.g. customer_informed)")
-    if received_at is not None and action.action_at is not None:
-        if _utc(action.action_at) < _utc(received_at):
-            problems.append(
-                f"the action time {_utc(action.action_at):%Y-%m-%d %H:%M} UTC is before the item "
-                f"arrived ({_utc(received_at):%Y-%m-%d %H:%M} UTC); an action must follow it"
-            )
+    if received_at is not None and _utc(action_at) < _utc(received_at):
+        problems.append(
+            f"the action time {_utc(action_at):%Y-%m-%d %H:%M} UTC is before the item arrived "
+            f"({_utc(received_at):%Y-%m-%d %H:%M} UTC); an action must follow it"
+        )
     return problems
 
 
@@ -86,10 +86,10 @@ def write_action(
 
     Raises ActionRejected (with every problem, writing nothing) when `check` finds any.
     """
-    problems = check(action, received_at)
+    moment = _utc(action.action_at or now or datetime.now(UTC)).replace(microsecond=0)
+    problems = check(action, received_at, moment)
     if problems:
         raise ActionRejected("; ".join(problems))
-    moment = _utc(action.action_at or now or datetime.now(UTC))
     name = f"{PREFIX}{moment:%Y%m%dT%H%M%S}-{uuid.uuid4()}{SUFFIX}"
     target = Path(inbox) / SOURCE / name
     line = json.dumps(record(action, moment), ensure_ascii=False) + "\n"

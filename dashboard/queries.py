@@ -337,10 +337,58 @@ def feedback_items(
         "AND list_contains(CAST(? AS VARCHAR[]), source) "
         "AND list_contains(CAST(? AS VARCHAR[]), status)) "
         "SELECT feedback_id, unit, source, received_at, score, comment, status, due_at, "
-        "first_action_at, hours_to_action, account_id, (SELECT count(*) FROM f) AS total "
+        "first_action_at, hours_to_action, account_id, owner, root_cause, "
+        "closed_with_customer_at, followup_at, followup_score, recovered, "
+        "(SELECT count(*) FROM f) AS total "
         "FROM f ORDER BY due_at NULLS LAST, received_at LIMIT ?",
         [list(units), list(sources), list(statuses), limit],
     )
+
+
+def feedback_item(meta: Meta, feedback_id: str) -> dict[str, Any] | None:
+    """One feedback item (received_at, unit, status, first_action_at); None when there is none."""
+    df = _run(
+        meta,
+        "SELECT feedback_id, received_at, unit, status, first_action_at "
+        "FROM marts.feedback_items WHERE feedback_id = ? LIMIT 1",
+        [feedback_id.strip()],
+    )
+    return None if df.empty else df.iloc[0].to_dict()
+
+
+def feedback_item_received_at(meta: Meta, feedback_id: str) -> datetime | None:
+    """When the feedback item `feedback_id` arrived (naive UTC); None when there is no such item."""
+    item = feedback_item(meta, feedback_id)
+    return None if item is None else pd.Timestamp(item["received_at"]).to_pydatetime()
+
+
+def loop_outcomes(meta: Meta) -> pd.DataFrame:
+    """Per unit (and `all`), period of arrival and acted: followed-up and recovered items."""
+    return _run(meta, "SELECT * FROM marts.loop_outcomes ORDER BY period_start, unit, acted")
+
+
+def root_causes(meta: Meta) -> pd.DataFrame:
+    """Per unit (and `all`) and period of arrival: items per root cause and their share."""
+    return _run(
+        meta, "SELECT * FROM marts.root_causes ORDER BY period_start, unit, items DESC, root_cause"
+    )
+
+
+def action_files(meta: Meta, names: tuple[str, ...]) -> pd.DataFrame:
+    """The ledger rows of feedback_actions files with these names (the dashboard's own action
+    files): which the snapshot already holds, and how each was judged."""
+    return _run(
+        meta,
+        "SELECT regexp_extract(file_path, '[^/\\\\]+$') AS name, status, error, rows_loaded "
+        "FROM ops.file_ledger WHERE source = 'feedback_actions' "
+        "AND list_contains(CAST(? AS VARCHAR[]), regexp_extract(file_path, '[^/\\\\]+$'))",
+        [list(names)],
+    )
+
+
+def action_root_causes(meta: Meta) -> pd.DataFrame:
+    """Every root cause the feedback actions name, with how many actions and the latest."""
+    return _run(meta, "SELECT * FROM serving.action_root_causes ORDER BY actions DESC, root_cause")
 
 
 def median_hours_to_action(meta: Meta, period: date | None = None) -> float | None:

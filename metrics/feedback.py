@@ -184,9 +184,7 @@ def feedback_loop(items: ibis.Table, gates: ibis.Table, strategy: Strategy) -> i
         unit=j.unit.cast("string"),
         period_start=j.period_start.cast("date"),
         **{
-            name: j[name].fill_null(0).cast("int64")
-            if dtype.is_integer()
-            else j[name].cast(dtype)
+            name: j[name].fill_null(0).cast("int64") if dtype.is_integer() else j[name].cast(dtype)
             for name, dtype in LOOP_SCHEMA.items()
             if name not in ("unit", "period_start")
         },

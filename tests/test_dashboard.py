@@ -456,3 +456,78 @@ def test_an_alert_log_refreshed_in_place_shows_without_a_new_build(home: Path, e
     at.run()
     assert not [m for m in at.metric if m.label.startswith("Alerts")]
     assert any(i.value.startswith("No alert yet") for i in at.info)
+
+
+# --- closing the loop -----------------------------------------------------------------------------
+
+
+def test_feedback_loop_shows_the_loops_effect_closing_and_root_causes(expected: dict) -> None:
+    at = open_page("feedback_loop")
+    # March: R_101 was acted upon and its customer came back with a 9; nothing unacted followed up.
+    assert metric(at, "Recovered when acted upon") == "100%"
+    assert metric(at, "Recovered when not acted upon") == "–"
+    assert metric(at, "Closed with the customer") == "33% (1 of 3)"
+    text = all_text(at)
+    assert "100% (21–100%), n = 1" in text  # Wilson 95% for 1 of 1
+    effect = frame(at, "Acted upon: n").set_index("Unit")
+    assert effect.loc["Sales", "Acted upon: recovered"] == 100.0
+    assert effect.loc["Sales", "Not acted upon: n"] == 0
+    assert frame(at, "Closed with customer").set_index("Unit").loc[
+        "Sales", "Closed with customer"
+    ] == (pytest.approx(100 / 3))
+    at.multiselect(key="fl_statuses").set_value(["acted", "acted_late"]).run()
+    items = frame(at, "Feedback id").set_index("Feedback id")
+    assert items.loc["R_101", "Owner"] == "ana"
+    assert items.loc["R_101", "Root cause"] == "billing error"
+    assert items.loc["R_101", "Follow-up score"] == 9.0
+    assert items.loc["R_101", "Recovered"] == "yes"
+    assert items.loc["R_090", "Recovered"] == "no"
+    # Over all periods, February's acted item (followed by a 4) joins: 1 of 2 recovered.
+    at.selectbox(key="fl_period").select("__all__").run()
+    assert metric(at, "Recovered when acted upon") == "50%"
+
+
+def test_feedback_loop_opens_on_the_latest_period_with_items(home: Path) -> None:
+    from tests.snapshot_factory import _tables
+
+    loop = _tables(datetime(2025, 4, 2), datetime(2025, 4, 2), True)["marts.feedback_loop"]
+    april = [("Sales", date(2025, 4, 1), *[0] * 8, None, 0)]
+    make_snapshot(
+        home / "serving" / "current.duckdb",
+        built_at=datetime(2025, 4, 2, 12),
+        tables={"marts.feedback_loop": loop + april},
+    )
+    at = open_page("feedback_loop")
+    assert at.selectbox(key="fl_period").value == date(2025, 3, 1)  # not the empty April
+
+
+def test_an_action_logged_in_the_form_is_one_pending_canonical_file(
+    home: Path, expected: dict
+) -> None:
+    import json
+
+    at = open_page("feedback_loop")
+    assert at.selectbox(key="la_item").value == expected["overdue_feedback_id"]
+    at.text_input(key="la_owner").input("cx.agent@example.com")
+    at.selectbox(key="la_cause").select("billing error")
+    at.button(key="la_submit").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (written,) = (home / "inbox" / "feedback_actions").iterdir()
+    assert written.name.startswith("dashboard-") and written.name.endswith(".canonical.jsonl")
+    (line,) = written.read_text(encoding="utf-8").splitlines()
+    obj = json.loads(line)
+    assert {k: obj[k] for k in ("feedback_id", "action_type", "owner", "root_cause", "note")} == {
+        "feedback_id": "R_102",
+        "action_type": "customer_informed",
+        "owner": "cx.agent@example.com",
+        "root_cause": "billing error",
+        "note": None,
+    }
+    assert obj["action_at"].endswith("+00:00")
+    assert "pending: the pipeline has not loaded it yet" in all_text(at)
+
+
+def test_data_health_lists_root_causes_outside_the_strategy(expected: dict) -> None:
+    at = open_page("data_health")
+    causes = frame(at, "Root cause")
+    assert list(causes["Root cause"]) == [expected["unknown_root_cause"]]

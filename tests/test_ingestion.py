@@ -933,5 +933,6 @@ def test_a_canonical_jsonl_file_is_read_whatever_the_sources_format(con, tmp_pat
     [outcome] = ingest(con, "feedback_actions", actions, cfg)
     assert (outcome.status, outcome.rows_loaded) == ("loaded", 1)
     assert rows(
-        con, "SELECT feedback_id, action_at, action_type, owner, root_cause FROM events.feedback_actions"
+        con,
+        "SELECT feedback_id, action_at, action_type, owner, root_cause FROM events.feedback_actions",
     ) == [("R1", datetime(2025, 3, 2, 9), "customer_informed", "ana", "billing error")]

@@ -251,7 +251,9 @@ def test_closing_action_types_come_from_the_strategy(ibis_warehouse, ibis_strate
 
 
 @pytest.mark.parametrize("with_actions", [True, False])
-def test_no_follow_ups_or_actions_give_empty_loop_tables(ibis_warehouse, ibis_strategy, with_actions):
+def test_no_follow_ups_or_actions_give_empty_loop_tables(
+    ibis_warehouse, ibis_strategy, with_actions
+):
     wh = ibis_warehouse
     wh.insert(
         "readiness",

@@ -260,13 +260,21 @@ RULES = [
     (_set("status.tolerance", 0.2), "status.tolerance", "larger than at_risk_band"),
     (_set("feedback_loop.sla_hours", 0), "feedback_loop.sla_hours", "above 0"),
     (_set("feedback_loop.nps_detractor_max", 11), "feedback_loop.nps_detractor_max", "0..10"),
-    (_set("feedback_loop.closing_action_types", []), "feedback_loop.closing_action_types", "no closing"),
+    (
+        _set("feedback_loop.closing_action_types", []),
+        "feedback_loop.closing_action_types",
+        "no closing",
+    ),
     (
         _set("feedback_loop.closing_action_types", "customer_informed"),
         "feedback_loop.closing_action_types",
         "expected a list",
     ),
-    (_set("feedback_loop.root_causes", ["price", " price"]), "feedback_loop.root_causes[1]", "twice"),
+    (
+        _set("feedback_loop.root_causes", ["price", " price"]),
+        "feedback_loop.root_causes[1]",
+        "twice",
+    ),
     (_set("feedback_loop.root_causes", ["price", "  "]), "feedback_loop.root_causes[1]", "empty"),
     (_set("period", "year"), "period", "unknown period 'year'"),
     (_set("name", "-"), "name", "missing required key 'name'"),

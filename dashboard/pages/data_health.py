@@ -242,6 +242,32 @@ def _alerts(meta: queries.Meta) -> None:
         )
 
 
+def _unknown_root_causes(meta: queries.Meta) -> None:
+    """Actions naming a root cause outside strategy.yaml's `feedback_loop.root_causes` (only when
+    the strategy lists them): a typo, or a cause the list should gain."""
+    known = (queries.strategy(meta).get("feedback_loop") or {}).get("root_causes")
+    if not known:
+        return
+    st.subheader("Root causes not in the strategy", anchor=False)
+    causes = queries.action_root_causes(meta)
+    unknown = causes[~causes["root_cause"].isin(known)]
+    if unknown.empty:
+        st.success(
+            "Every action's root cause is one of the strategy's.", icon=":material/check_circle:"
+        )
+        return
+    st.dataframe(
+        unknown.rename(columns={"root_cause": "Root cause", "actions": "Actions",
+                                "last_action_at": "Latest action", "last_file": "Latest file"}),
+        hide_index=True, width="stretch",
+        column_config={"Latest action": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+    )  # fmt: skip
+    st.caption(
+        f"strategy.yaml lists {len(known)} root causes (feedback_loop.root_causes); these actions "
+        "name another. They still count: fix the spelling in the export, or add the cause."
+    )
+
+
 def render() -> None:
     render_page("Data health", QUESTION, _render)
 
@@ -267,6 +293,7 @@ def _render(meta: queries.Meta) -> None:
     _quarantine(meta)
     _orphans(meta)
     _alerts(meta)
+    _unknown_root_causes(meta)
     with st.expander(f"File ledger ({len(ledger):,} files)"):
         st.dataframe(
             ledger, hide_index=True, width="stretch",

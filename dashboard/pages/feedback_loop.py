@@ -3,8 +3,10 @@
 Every detractor or high-effort response becomes an item with a deadline. Per unit this page shows
 whether the unit may run the loop (its readiness gate), how many items arrived, how many were acted
 upon within the SLA or late, which are overdue, and which are held because the unit was not ready
-(held items are not pretended to be acted upon). Below: the trend of the within-SLA share and the
-item list with filters and a CSV download.
+(held items are not pretended to be acted upon). Then whether acting worked (the recovery rate of
+items acted upon against the others, each with its interval), how many customers were told what was
+done, and the root causes per unit. Below: the trend of the within-SLA share, the item list with
+filters and a CSV download, and the form to log an action on an item.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import queries
+from dashboard.actions import Action, ActionRejected, logged_actions, write_action
+from dashboard.components import loop as loop_sections
 from dashboard.components.formatting import (
     format_count,
     format_hours,
@@ -27,12 +31,16 @@ from dashboard.components.formatting import (
 from dashboard.components.frame import render_page
 from dashboard.components.status import PROGRESS_COLOR, feedback_status_label, gate_state
 from dashboard.components.tables import csv_safe, labelled_table
-from dashboard.components.text import comment_text
+from dashboard.components.text import comment_text, escape_markdown
+from metrics.config import settings
 from metrics.sla import within_sla_share, within_sla_shares
 
 QUESTION = "Is the feedback we collect acted upon, within the SLA? Per unit, with the items behind."
 ALL_PERIODS = "__all__"
-COUNTS = ("items", "in_loop", "acted_within_sla", "acted_late", "overdue", "open", "held_not_ready")
+COUNTS = (
+    "items", "in_loop", "acted_within_sla", "acted_late", "overdue", "open", "held_not_ready",
+    "closed_with_customer",
+)  # fmt: skip
 
 
 def _metrics(totals: pd.Series, median_hours: Any, sla_hours: float) -> None:
@@ -42,15 +50,27 @@ def _metrics(totals: pd.Series, median_hours: Any, sla_hours: float) -> None:
     top[1].metric("In loop", format_count(totals["in_loop"]), border=True)
     top[2].metric("Overdue", format_count(totals["overdue"]), border=True)
     top[3].metric("Held", format_count(totals["held_not_ready"]), border=True)
-    bottom = st.columns(4)
+    bottom = st.columns(5)
     bottom[0].metric("Acted within SLA", format_count(totals["acted_within_sla"]), border=True)
     bottom[1].metric("Acted late", format_count(totals["acted_late"]), border=True)
     bottom[2].metric("Within SLA", "–" if share is None else f"{100 * share:.0f}%", border=True)
     bottom[3].metric("Median time to action", format_hours(median_hours), border=True)
+    bottom[4].metric(
+        "Closed with the customer", _share_text(totals["closed_with_customer"], totals["in_loop"]),
+        border=True,
+        help="In-loop items whose customer was told what was done (a closing action type)",
+    )  # fmt: skip
     st.caption(
         f"SLA: first action within {sla_hours:g} hours. Within SLA: of the items due (acted upon, "
-        "late or overdue), the share acted upon in time; open items not yet due count neither way."
+        "late or overdue), the share acted upon in time; open items not yet due count neither way. "
+        "Closed with the customer: of the in-loop items, the share whose customer was told."
     )
+
+
+def _share_text(part: Any, whole: Any) -> str:
+    if not whole:
+        return "–"
+    return f"{100 * part / whole:.0f}% ({int(part):,} of {int(whole):,})"
 
 
 def _unit_table(loop: pd.DataFrame, gates: pd.DataFrame, period: date | None, kind: str) -> None:
@@ -73,6 +93,9 @@ def _unit_table(loop: pd.DataFrame, gates: pd.DataFrame, period: date | None, ki
             "Held": r["held_not_ready"],
             "Within SLA": _pct(within_sla_share(r["acted_within_sla"], r["acted_late"], r["overdue"])),
             "Median time to action": _median_text(medians, r["unit"]),
+            "Closed with customer": _pct(
+                r["closed_with_customer"] / r["in_loop"] if r["in_loop"] else None
+            ),
         })  # fmt: skip
     labelled_table(
         pd.DataFrame(records), ["Gate"],
@@ -80,6 +103,11 @@ def _unit_table(loop: pd.DataFrame, gates: pd.DataFrame, period: date | None, ki
             "Within SLA": st.column_config.ProgressColumn(
                 "Within SLA", min_value=0, max_value=100, format="%.0f%%",
                 help="Of the items due, the share acted upon within the SLA",
+                color=PROGRESS_COLOR,
+            ),
+            "Closed with customer": st.column_config.ProgressColumn(
+                "Closed with customer", min_value=0, max_value=100, format="%.0f%%",
+                help="Of the in-loop items, the share whose customer was told what was done",
                 color=PROGRESS_COLOR,
             ),
         },
@@ -163,6 +191,11 @@ def _items(meta: queries.Meta) -> None:
             for s, d in zip(items["status"], items["due_at"], strict=True)
         ],
         "First action": items["first_action_at"],
+        "Owner": items["owner"],
+        "Root cause": items["root_cause"],
+        "Customer told": items["closed_with_customer_at"],
+        "Follow-up score": items["followup_score"],
+        "Recovered": [_recovered_text(r) for r in items["recovered"]],
         "Feedback id": items["feedback_id"],
     })  # fmt: skip
     total = int(items["total"].iloc[0])
@@ -170,6 +203,7 @@ def _items(meta: queries.Meta) -> None:
         shown, ["Status"],
         {
             "Score": st.column_config.NumberColumn(format="%g"),
+            "Follow-up score": st.column_config.NumberColumn(format="%g"),
             "Comment": st.column_config.TextColumn(width="large"),
         },
     )  # fmt: skip
@@ -180,6 +214,86 @@ def _items(meta: queries.Meta) -> None:
         "Download these items (CSV)", csv, file_name="feedback_items.csv", mime="text/csv",
         icon=":material/download:", key="fl_csv",
     )  # fmt: skip
+    action_form(meta, items)
+
+
+def _recovered_text(recovered: Any) -> str:
+    if recovered is None or pd.isna(recovered):
+        return ""
+    return "yes" if recovered else "no"
+
+
+def action_form(meta: queries.Meta, items: pd.DataFrame) -> None:
+    """Log an action on one of the listed items: one canonical JSON Lines file in the inbox.
+
+    The whole form is this one function, so access control can wrap it (only roles allowed to log
+    actions see it). The action counts once the pipeline has loaded it into a snapshot; until
+    then it is listed as pending below the form.
+    """
+    loop_cfg = queries.strategy(meta).get("feedback_loop") or {}
+    closing = list(loop_cfg.get("closing_action_types") or ["customer_informed"])
+    causes = loop_cfg.get("root_causes")
+    labels = {
+        r["feedback_id"]: f"{r['feedback_id']} · {r['unit']} · {str(r['source']).upper()} "
+        f"{r['score']:g} · {feedback_status_label(r['status'])}"
+        for _, r in items.iterrows()
+    }
+    st.subheader("Log an action", anchor=False)
+    with st.form("log_action", clear_on_submit=True, border=True):
+        c1, c2 = st.columns(2)
+        feedback_id = c1.selectbox(
+            "Feedback item", list(labels), format_func=lambda i: labels.get(i, i), key="la_item"
+        )
+        action_type = c2.text_input(
+            "Action type", value=closing[0], key="la_type",
+            help=f"Closing types (the customer was told what was done): {', '.join(closing)}",
+        )  # fmt: skip
+        owner = c1.text_input("Owner", key="la_owner", placeholder="who acted, e.g. an e-mail")
+        if causes:
+            root_cause = c2.selectbox("Root cause", ["", *causes], key="la_cause")
+        else:
+            root_cause = c2.text_input("Root cause", key="la_cause")
+        note = st.text_input("Note", key="la_note")
+        submitted = st.form_submit_button("Log action", icon=":material/add_task:", key="la_submit")
+    if submitted:
+        action = Action(str(feedback_id or ""), action_type, owner, root_cause or "", note)
+        received = queries.feedback_item_received_at(meta, action.feedback_id)
+        try:
+            path = write_action(settings().inbox, action, received)
+        except ActionRejected as exc:
+            st.error(f"Nothing was logged: {exc}.", icon=":material/error:")
+        else:
+            st.success(
+                f"Logged {action.action_type.strip()} on {action.feedback_id} ({path.name}). "
+                "It counts once the pipeline has loaded it.",
+                icon=":material/check_circle:",
+            )
+    _logged(meta)
+
+
+def _logged(meta: queries.Meta) -> None:
+    """The actions logged here, pending until a snapshot holds them, then with the item's status."""
+    logged = logged_actions(settings().inbox)
+    if not logged:
+        return
+    ledger = queries.action_files(meta, tuple(a.path.name for a in logged))
+    judged = {r["name"]: r for _, r in ledger.iterrows()}
+    lines = []
+    for a in reversed(logged[-10:]):
+        row = judged.get(a.path.name)
+        if row is None:
+            state = "pending: the pipeline has not loaded it yet"
+        elif row["status"] == "rejected":
+            state = f"rejected by the pipeline: {escape_markdown(row['error'])}"
+        else:
+            item = queries.feedback_item(meta, a.feedback_id)
+            status = feedback_status_label(item["status"]) if item else "no such item"
+            state = f"loaded: the item is now {status}"
+        lines.append(
+            f"- {escape_markdown(a.feedback_id)} · {escape_markdown(a.action_type)} · "
+            f"{escape_markdown(a.action_at)} · {state}"
+        )
+    st.markdown("**Logged from this dashboard**\n" + "\n".join(lines))
 
 
 def render() -> None:
@@ -197,8 +311,11 @@ def _render(meta: queries.Meta) -> None:
         )
         return
     periods = sorted(set(loop["period_start"]), reverse=True)
+    # Open on the latest period that has items, not on a current period nothing arrived in yet.
+    with_items = set(loop.loc[loop["items"] > 0, "period_start"])
+    first = next((i for i, p in enumerate(periods) if p in with_items), 0)
     choice = st.selectbox(
-        "Period of arrival", [*periods, ALL_PERIODS], index=0, key="fl_period",
+        "Period of arrival", [*periods, ALL_PERIODS], index=first, key="fl_period",
         format_func=lambda p: "All periods" if p == ALL_PERIODS
         else format_period(p, meta.period),
     )  # fmt: skip
@@ -215,6 +332,8 @@ def _render(meta: queries.Meta) -> None:
         )
     st.subheader("Per unit", anchor=False)
     _unit_table(chosen, gates, period, meta.period)
+    loop_sections.effect(queries.loop_outcomes(meta), period, meta.period)
+    loop_sections.root_cause_chart(queries.root_causes(meta), period, meta.period)
     _trend(loop, meta.period)
     _items(meta)
 
