@@ -316,3 +316,53 @@ def test_every_measure_change_matches_a_plain_python_reading_of_the_contract(sto
         assert (gs is None, gz is None, gsig) == (s is None, z is None, significant), key
         if s is not None:
             assert gs == pytest.approx(s) and (z is None or gz == pytest.approx(z)), key
+
+
+def test_acting_roughly_doubles_the_recovery_rate(story):
+    _, con = story
+    rates = dict(
+        _all(
+            con,
+            "SELECT acted, sum(recovered) / sum(followed_up) FROM marts.loop_outcomes "
+            "WHERE unit = 'all' GROUP BY acted",
+        )
+    )
+    followed = dict(
+        _all(
+            con,
+            "SELECT acted, sum(followed_up) FROM marts.loop_outcomes WHERE unit = 'all' "
+            "GROUP BY acted",
+        )
+    )
+    assert followed[True] > 300 and followed[False] > 20
+    assert 0.4 < rates[True] < 0.6
+    assert rates[False] < 0.35 and rates[True] > 1.5 * rates[False]
+
+
+def test_most_acted_items_are_closed_with_the_customer(story):
+    _, con = story
+    closed, acted = _all(
+        con, "SELECT sum(closed_with_customer), sum(acted) FROM marts.feedback_loop"
+    )[0]
+    assert acted > 300 and 0.7 < closed / acted <= 1
+
+
+def test_root_causes_differ_by_unit(story):
+    _, con = story
+    top = _all(
+        con,
+        "SELECT unit, arg_max(root_cause, n) FROM (SELECT unit, root_cause, sum(items) AS n "
+        "FROM marts.root_causes WHERE unit <> 'all' GROUP BY ALL) GROUP BY unit",
+    )
+    assert len(top) >= 3
+    assert len({cause for _, cause in top}) == len(top)  # each unit's own most frequent cause
+
+
+def test_some_accounts_answer_again_within_weeks(story):
+    _, con = story
+    soon, later = _all(
+        con,
+        "SELECT count(*) FILTER (followup_at <= received_at + INTERVAL 42 DAY), "
+        "count(*) FILTER (followup_at > received_at + INTERVAL 42 DAY) FROM marts.feedback_items",
+    )[0]
+    assert soon > 200 and later < soon / 5  # mostly the planned follow-ups, few by chance

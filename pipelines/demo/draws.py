@@ -26,6 +26,8 @@ _STREAMS = {
     "nps_actions": 11,
     "ces_actions": 12,
     "orphans": 13,
+    "nps_followups": 14,
+    "ces_followups": 15,
 }
 
 

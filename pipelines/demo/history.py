@@ -116,13 +116,15 @@ def generate(
     )
     pending_updates: list[tuple] = []  # Delighted updates not yet sent (epoch, id, line)
     pending_actions: list[tuple] = []  # feedback actions not yet taken
+    pending_responses: list[tuple] = []  # follow-up responses not yet given (see followups)
     for month in range(story.months):
         first = story.month_start(month)
         last = min(add_months(first, 1) - timedelta(days=1), until)
         tag = f"{first:%Y-%m}"
         counts = _write_month_responses(
-            story, seed, month, first, last, inbox, summary, pending_updates, pending_actions
-        )
+            story, seed, month, first, last, inbox, summary,
+            pending_updates, pending_actions, pending_responses,
+        )  # fmt: skip
         for source, name, rows, bom in (
             ("upsell", f"opportunities_{tag}.csv", upsell_rows(story, seed, month), True),
             ("revenue", f"revenue_{tag}.csv", revenue_rows(story, seed, month), False),
@@ -160,6 +162,7 @@ def generate(
         last_day=until,
         pending_updates=pending_updates,
         pending_actions=pending_actions,
+        pending_responses=pending_responses,
         keep_if_ahead=True,
     )
     summary.files.sort()
@@ -177,6 +180,7 @@ def _write_month_responses(
     summary: DemoSummary,
     pending_updates: list[tuple],
     pending_actions: list[tuple],
+    pending_responses: list[tuple],
 ) -> dict[str, int]:
     """Stream one month of NPS, CES and feedback actions, a day at a time, into their files."""
     tag = f"{first:%Y-%m}"
@@ -200,14 +204,21 @@ def _write_month_responses(
         act_w.writerow(CSV_HEADERS["feedback_actions"])
         for day in days(first, last):
             end = day_epoch(day) + 86400
-            nps, actions = nps_day(story, seed, day)
+            nps, actions, nps_followups = nps_day(story, seed, day)
+            created, updates, ces_actions, ces_followups = ces_day(story, seed, day)
+            for f in nps_followups + ces_followups:
+                heapq.heappush(pending_responses, f)
+            due_responses = pop_until(pending_responses, end)
+            followed = [(e, r) for e, _, source, r in due_responses if source == "nps"]
             rows = nps.rows
             todays = [f for f in flaws if day_epoch(day) <= f[0] < end]
-            if todays:
-                # planted rows go where their time puts them, after real responses of that second
+            if todays or followed:
+                # follow-ups and planted rows go where their time puts them, after real responses
+                # of that second
                 keyed = [(int(e), 0, r, "") for e, r in zip(nps.epochs.tolist(), rows, strict=True)]
+                keyed += [(int(e), 0, list(r), "") for e, r in followed]
                 keyed += [(e, 1, r, what) for e, r, what in todays]
-                keyed.sort(key=lambda k: (k[0], k[1]))
+                keyed.sort(key=lambda k: (k[0], k[1]))  # stable: the day's own rows first
                 rows = [k[2] for k in keyed]
                 for pos, k in enumerate(keyed):
                     if k[1]:
@@ -216,10 +227,10 @@ def _write_month_responses(
             nps_w.writerows(rows)
             counts["nps"] += len(rows)
 
-            created, updates, ces_actions = ces_day(story, seed, day)
             for u in updates:
                 heapq.heappush(pending_updates, u)
-            lines = sorted(created + pop_until(pending_updates, end))
+            told = [(e, i, line) for e, i, source, line in due_responses if source == "ces"]
+            lines = sorted(created + pop_until(pending_updates, end) + told)
             ces_fh.writelines(line + "\n" for _, _, line in lines)
             counts["ces"] += len(lines)
 

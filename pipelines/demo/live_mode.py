@@ -11,6 +11,7 @@ actions planned for later wait in the state file until their time has come.
 from __future__ import annotations
 
 import heapq
+import json
 import logging
 import math
 import time
@@ -42,12 +43,15 @@ class _SimulatedDay:
     created: list[tuple]  # Delighted `survey_response.created` events (epoch, id, line)
     updates: list[tuple]  # their later `survey_response.updated` events
     actions: list[tuple]  # feedback actions on the day's NPS detractors and high-effort CES
+    followups: list[tuple]  # their customers' later responses (epoch, original id, source, ...)
 
     @classmethod
     def build(cls, story: Story, seed: int, day: date) -> _SimulatedDay:
-        nps, nps_actions = nps_day(story, seed, day)
-        created, updates, ces_actions = ces_day(story, seed, day)
-        return cls(day, nps, created, updates, nps_actions + ces_actions)
+        nps, nps_actions, nps_followups = nps_day(story, seed, day)
+        created, updates, ces_actions, ces_followups = ces_day(story, seed, day)
+        return cls(
+            day, nps, created, updates, nps_actions + ces_actions, nps_followups + ces_followups
+        )
 
 
 def _epoch_of(moment: datetime) -> int:
@@ -142,10 +146,23 @@ def _drop(inbox: Path, state: LiveState, simulated: _SimulatedDay, until: int) -
     for u in simulated.updates:
         if u[1] in told:
             heapq.heappush(state.pending_updates, u)
+    # A follow-up (and the actions on it) is decided when its original response is told.
+    followup_ids = set()
+    for f in simulated.followups:
+        if f[1] in told:
+            heapq.heappush(state.pending_responses, f)
+            followup_ids.add(_response_id(f))
     for a in simulated.actions:
-        if a[1] in told:
+        if a[1] in told or a[1] in followup_ids:
             heapq.heappush(state.pending_actions, a)
-    lines = sorted(created + pop_until(state.pending_updates, until))
+    due_responses = pop_until(state.pending_responses, until)
+    nps_rows = [r for _, r in sorted(
+        [(int(e), list(r)) for e, r in zip(epochs[chosen].tolist(), nps_rows, strict=True)]
+        + [(int(f[0]), list(f[3])) for f in due_responses if f[2] == "nps"],
+        key=lambda x: x[0],
+    )]  # fmt: skip
+    told_lines = [(f[0], f[1], f[3]) for f in due_responses if f[2] == "ces"]
+    lines = sorted(created + pop_until(state.pending_updates, until) + told_lines)
     due = pop_until(state.pending_actions, until)
 
     written = []
@@ -173,6 +190,14 @@ def _drop(inbox: Path, state: LiveState, simulated: _SimulatedDay, until: int) -
     state.roll_over()
     log.info(f"live {label}: nps {len(nps_rows)}, ces events {len(lines)}, actions {len(due)}")
     return written
+
+
+def _response_id(followup: tuple) -> str:
+    """The response id of a follow-up (its Qualtrics row's, or its Delighted event's)."""
+    _, _, source, payload = followup
+    if source == "nps":
+        return payload[qualtrics.RESPONSE_ID]
+    return str(json.loads(payload)["event_data"]["id"])
 
 
 def _sleep(seconds: float, stop: Callable[[], bool] | None) -> None:

@@ -3,7 +3,7 @@
 `inbox/.demo_state.json` (beside, never inside, the source folders) holds the story's arguments,
 the seed, the last day told completely, how far into the next day `live` has told it
 (`emitted_until`, epoch seconds, exclusive), and the follow-ups already decided but not yet due:
-Delighted updates and feedback actions, as heaps ordered by time.
+Delighted updates, feedback actions and customers' follow-up responses, as heaps ordered by time.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def save_state(
     last_day: date,
     pending_updates: list[tuple],
     pending_actions: list[tuple],
+    pending_responses: list[tuple],
     keep_if_ahead: bool = False,
     emitted_until: int | None = None,
 ) -> None:
@@ -65,6 +66,7 @@ def save_state(
         "last_day": last_day.isoformat(),
         "pending_updates": sorted(pending_updates),
         "pending_actions": sorted(pending_actions),
+        "pending_responses": sorted(pending_responses),
     }
     if emitted_until is not None:
         state["emitted_until"] = emitted_until
@@ -88,6 +90,8 @@ class LiveState:
     emitted_until: int  # epoch seconds: everything before has been written, nothing after
     pending_updates: list[tuple]  # heap of Delighted updates still to send (epoch, id, line)
     pending_actions: list[tuple]  # heap of feedback actions still to take
+    #: heap of follow-up responses still to come (epoch, original id, source, row or line)
+    pending_responses: list[tuple]
 
     def roll_over(self) -> None:
         """Count a day as complete once the cursor has passed its end."""
@@ -103,6 +107,7 @@ class LiveState:
             last_day=self.last_day,
             pending_updates=self.pending_updates,
             pending_actions=self.pending_actions,
+            pending_responses=self.pending_responses,
             emitted_until=self.emitted_until,
         )
 
@@ -124,8 +129,9 @@ def load_state(inbox: Path) -> LiveState:
     story = Story.build(date.fromisoformat(s["until"]), s["months"], s["units"], s["scale"])
     updates = [tuple(x) for x in state["pending_updates"]]
     actions = [tuple(x) for x in state["pending_actions"]]
-    heapq.heapify(updates)
-    heapq.heapify(actions)
+    responses = [tuple(x) for x in state.get("pending_responses", [])]
+    for heap in (updates, actions, responses):
+        heapq.heapify(heap)
     loaded = LiveState(
         story,
         state["seed"],
@@ -133,6 +139,7 @@ def load_state(inbox: Path) -> LiveState:
         state_cursor(state),
         updates,
         actions,
+        responses,
     )
     loaded.roll_over()
     return loaded

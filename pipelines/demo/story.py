@@ -24,8 +24,11 @@ from pipelines.demo.times import add_months
 
 DEFAULT_UNITS: tuple[str, ...] = ("Sales", "Marketing", "Support", "Customer Success", "Billing")
 DIMENSIONS: tuple[str, ...] = ("leadership", "culture", "process", "data", "people")
-#: Customer accounts per unit, shared by NPS, CES and Salesforce opportunities.
+#: Customer accounts per unit with Salesforce opportunities.
 ACCOUNTS_PER_UNIT = 600
+#: Accounts per unit that answer the surveys (at scale 1; more at larger scales), so that an
+#: account rarely answers again by chance and its next answer is mostly its follow-up.
+RESPONDENTS_PER_UNIT = 6_000
 
 
 class DemoError(Exception):
@@ -129,6 +132,11 @@ class Story:
                 )
             )
         return cls(start, months, until, scale, tuple(stories))
+
+    @property
+    def respondents_per_unit(self) -> int:
+        """Accounts per unit that answer surveys: each answers about as often at every scale."""
+        return round(RESPONDENTS_PER_UNIT * max(1.0, self.scale))
 
     # time -----------------------------------------------------------------------------------------
     def month_index(self, day: date) -> int:

@@ -4,13 +4,14 @@ would have told.
 
 Each unit's volume follows its profile, the season and the weekday; its scores follow the story
 (NPS and the share of easy CES answers rise once the unit has passed its gate). Detractors and
-high-effort answers come with the feedback actions they will get.
+high-effort answers come with the feedback actions they will get, and some with the same
+account's follow-up response weeks later (`followups`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import numpy as np
 
@@ -18,7 +19,8 @@ from pipelines.demo import draws
 from pipelines.demo.formats import delighted, qualtrics
 from pipelines.demo.formats.salesforce import account_id
 from pipelines.demo.sources.actions import plan_actions
-from pipelines.demo.story import ACCOUNTS_PER_UNIT, Story
+from pipelines.demo.sources.followups import followup_scores, plan_followups
+from pipelines.demo.story import Story
 from pipelines.demo.text import CES_COMMENTS, CSAT_COMMENTS, NPS_COMMENTS, NPS_UNIT_DETRACTOR
 from pipelines.demo.times import avoid_fall_back_hour, new_york
 
@@ -35,8 +37,9 @@ class NpsDay:
     rows: list[list[str]]  # Qualtrics rows in that order
 
 
-def nps_day(story: Story, seed: int, day: date) -> tuple[NpsDay, list[tuple]]:
-    """The NPS responses recorded on `day`, and the feedback actions they will get."""
+def nps_day(story: Story, seed: int, day: date) -> tuple[NpsDay, list[tuple], list[tuple]]:
+    """The NPS responses recorded on `day`, the feedback actions they will get, and the follow-up
+    responses of their detractors (epoch, original id, "nps", Qualtrics row)."""
     rng = draws.rng(seed, "nps", day.toordinal())
     month = story.month_index(day)
     t_parts, unit_parts, score_parts = [], [], []
@@ -57,7 +60,8 @@ def nps_day(story: Story, seed: int, day: date) -> tuple[NpsDay, list[tuple]]:
     duration = np.clip(rng.lognormal(5.0, 0.6, size=n), 25, 3600).astype(np.int64)
     anonymous = rng.random(n) < 0.15
     language = rng.choice(len(_LANGUAGES), size=n, p=_LANGUAGE_P)
-    account = unit * ACCOUNTS_PER_UNIT + rng.integers(0, ACCOUNTS_PER_UNIT, size=n)
+    respondents = story.respondents_per_unit
+    account = unit * respondents + rng.integers(0, respondents, size=n)
     ip = rng.integers(1, 255, size=(n, 4))
     detractor, promoter = score <= 6, score >= 9
     with_comment = rng.random(n) < np.where(detractor, 0.6, np.where(promoter, 0.45, 0.35))
@@ -96,17 +100,66 @@ def nps_day(story: Story, seed: int, day: date) -> tuple[NpsDay, list[tuple]]:
                 account="" if anonymous[i] else account_id(int(account[i])),
             )
         )
-    actions = plan_actions(
+    actions, in_time = plan_actions(
         draws.rng(seed, "nps_actions", day.toordinal()), story, month, ids, t, unit, detractor
     )
-    return NpsDay(t, rows), actions
+    frng = draws.rng(seed, "nps_followups", day.toordinal())
+    plan = plan_followups(frng, t, detractor, ~anonymous, in_time)
+    k = plan.index.size
+    f_score = followup_scores(frng, plan.recovered, bad=(0, 6), good=(7, 10))
+    f_ids = qualtrics.response_ids(frng, k)
+    f_duration = np.clip(frng.lognormal(5.0, 0.6, size=k), 25, 3600).astype(np.int64)
+    f_t = avoid_fall_back_hour(plan.t)
+    f_comments = {kind: draws.pick(frng, bank, k) for kind, bank in NPS_COMMENTS.items()}
+    f_recorded, f_started = new_york(f_t), new_york(f_t - f_duration)
+    followups = []
+    for j, i in enumerate(plan.index.tolist()):
+        s = int(f_score[j])
+        kind = "detractor" if s <= 6 else ("promoter" if s >= 9 else "passive")
+        row = qualtrics.response_row(
+            started=f_started[j],
+            recorded=f_recorded[j],
+            status="0",
+            ip="{}.{}.{}.{}".format(*ip[i].tolist()),
+            duration=int(f_duration[j]),
+            response_id=f_ids[j],
+            channel="email",
+            language=_LANGUAGES[int(language[i])],
+            group=qualtrics.nps_group(s),
+            score=str(s),
+            comment=f_comments[kind][j] if with_comment[i] else "",
+            unit=names[int(unit[i])],
+            account=account_id(int(account[i])),
+        )
+        followups.append((int(f_t[j]), ids[i], "nps", row))
+    actions += _followup_actions(story, frng, f_ids, f_t, unit[plan.index], f_score <= 6)
+    return NpsDay(t, rows), actions, followups
 
 
-def ces_day(story: Story, seed: int, day: date) -> tuple[list[tuple], list[tuple], list[tuple]]:
+def _followup_actions(
+    story: Story,
+    rng: np.random.Generator,
+    ids: list[str],
+    t: np.ndarray,
+    unit: np.ndarray,
+    is_item: np.ndarray,
+) -> list[tuple]:
+    """The actions on follow-ups that are bad news again (they get no follow-up of their own)."""
+    if not ids:
+        return []
+    months = np.array([story.month_index(datetime.fromtimestamp(int(x), UTC).date()) for x in t])
+    actions, _ = plan_actions(rng, story, months, ids, t, unit, is_item)
+    return actions
+
+
+def ces_day(
+    story: Story, seed: int, day: date
+) -> tuple[list[tuple], list[tuple], list[tuple], list[tuple]]:
     """Delighted webhook events for the CES (and a few CSAT) responses created on `day`.
 
-    Returns (created events, later `survey_response.updated` events, feedback actions), events as
-    (epoch, response id, JSON line). About a quarter of responses get their comment in an update
+    Returns (created events, later `survey_response.updated` events, feedback actions, follow-up
+    responses), events as (epoch, response id, JSON line), follow-ups as (epoch, original id,
+    "ces", JSON line). About a quarter of responses get their comment in an update
     minutes to days later, as Delighted sends it when the customer adds a comment.
     """
     rng = draws.rng(seed, "ces", day.toordinal())
@@ -131,7 +184,8 @@ def ces_day(story: Story, seed: int, day: date) -> tuple[list[tuple], list[tuple
 
     # Delighted ids are numbers; numbering by day keeps them unique and never like a Qualtrics id.
     ids = [str((day - date(2000, 1, 1)).days * 1_000_000 + i) for i in range(n)]
-    account = unit * ACCOUNTS_PER_UNIT + rng.integers(0, ACCOUNTS_PER_UNIT, size=n)
+    respondents = story.respondents_per_unit
+    account = unit * respondents + rng.integers(0, respondents, size=n)
     person = account * 8 + rng.integers(0, 8, size=n)
     updated = rng.random(n) < 0.25
     comment_now = ~updated & (rng.random(n) < 0.3)
@@ -172,7 +226,33 @@ def ces_day(story: Story, seed: int, day: date) -> tuple[list[tuple], list[tuple
             tu = ti + int(delay[i])
             updates.append((tu, ids[i], delighted.updated(response, comment, tu)))
     items = ~csat & hard
-    actions = plan_actions(
+    actions, in_time = plan_actions(
         draws.rng(seed, "ces_actions", day.toordinal()), story, month, ids, t, unit, items
     )
-    return created, updates, actions
+    frng = draws.rng(seed, "ces_followups", day.toordinal())
+    fplan = plan_followups(frng, t, items, np.ones(n, bool), in_time)
+    f_score = followup_scores(frng, fplan.recovered, bad=(1, 3), good=(4, 7))
+    # Numbered after the day's own responses, from the same day's block: unique, never like R_.
+    f_ids = [str(int(ids[i]) + 500_000) for i in fplan.index.tolist()]
+    followups = []
+    for j, i in enumerate(fplan.index.tolist()):
+        u = story.units[int(unit[i])]
+        ti = int(fplan.t[j])
+        f_month = story.month_index(datetime.fromtimestamp(ti, UTC).date())
+        f_unit = "Customer Support" if u.name == "Support" and f_month == alias_month else u.name
+        response = delighted.response(
+            response_id=f_ids[j],
+            person=int(person[i]),
+            account_index=int(account[i]),
+            survey_type="ces",
+            score=int(f_score[j]),
+            comment=None,
+            created_at=ti,
+            updated_at=ti,
+            unit=f_unit,
+            account=account_id(int(account[i])),
+            plan=_PLANS[int(plan[i])],
+        )
+        followups.append((ti, ids[i], "ces", delighted.created(response)))
+    actions += _followup_actions(story, frng, f_ids, fplan.t, unit[fplan.index], f_score <= 3)
+    return created, updates, actions, followups
