@@ -55,22 +55,17 @@ def _metrics(totals: pd.Series, median_hours: Any, sla_hours: float) -> None:
     bottom[1].metric("Acted late", format_count(totals["acted_late"]), border=True)
     bottom[2].metric("Within SLA", "–" if share is None else f"{100 * share:.0f}%", border=True)
     bottom[3].metric("Median time to action", format_hours(median_hours), border=True)
+    closed, in_loop = int(totals["closed_with_customer"]), int(totals["in_loop"])
     bottom[4].metric(
-        "Closed with the customer", _share_text(totals["closed_with_customer"], totals["in_loop"]),
-        border=True,
-        help="In-loop items whose customer was told what was done (a closing action type)",
+        "Customer told", "–" if not in_loop else f"{100 * closed / in_loop:.0f}%", border=True,
+        help=f"Closed with the customer: {closed:,} of {in_loop:,} in-loop items, whose customer "
+        "was told what was done (a closing action type)",
     )  # fmt: skip
     st.caption(
         f"SLA: first action within {sla_hours:g} hours. Within SLA: of the items due (acted upon, "
         "late or overdue), the share acted upon in time; open items not yet due count neither way. "
-        "Closed with the customer: of the in-loop items, the share whose customer was told."
+        "Customer told: of the in-loop items, the share closed with the customer (told what was done)."
     )
-
-
-def _share_text(part: Any, whole: Any) -> str:
-    if not whole:
-        return "–"
-    return f"{100 * part / whole:.0f}% ({int(part):,} of {int(whole):,})"
 
 
 def _unit_table(loop: pd.DataFrame, gates: pd.DataFrame, period: date | None, kind: str) -> None:
