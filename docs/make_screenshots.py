@@ -20,6 +20,12 @@ PAGES = [
     ("readiness", "readiness"),
     ("data-health", "data_health"),
 ]
+#: Sections of a page, each shot from its heading down (page, heading, height in px, name).
+SECTIONS = [
+    ("feedback-loop", "Did acting work?", 760, "loop_effect"),
+    ("feedback-loop", "Root causes per unit", 400, "root_causes"),
+    ("feedback-loop", "Log an action", 470, "log_action"),
+]
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -55,6 +61,27 @@ def main() -> None:
                 print(f"wrote {target}")
             if args.change_period:
                 _tree_for_period(page, args.url, args.change_period, args.out)
+            for path, heading, height, name in SECTIONS:
+                page.set_viewport_size({"width": 1400, "height": 900})
+                page.goto(f"{args.url}/{path}")
+                page.wait_for_selector('[data-testid="stMainBlockContainer"]')
+                page.wait_for_timeout(5000)
+                # Over all periods: the latest period's customers have had little time to answer.
+                page.locator('[data-testid="stSelectbox"]', has_text="Period of arrival").click()
+                page.get_by_role("option", name="All periods").click()
+                page.wait_for_timeout(4000)
+                _grow_to_content(page)
+                box = page.get_by_role("heading", name=heading).first.bounding_box()
+                main = page.locator('[data-testid="stMainBlockContainer"]').bounding_box()
+                clip = {
+                    "x": main["x"],
+                    "y": box["y"] - 10,
+                    "width": main["width"],
+                    "height": height,
+                }
+                target = args.out / f"{name}.png"
+                page.screenshot(path=str(target), clip=clip, full_page=True)
+                print(f"wrote {target}")
         finally:
             browser.close()
 
@@ -80,6 +107,18 @@ def _tree_for_period(page, url: str, period: str, out: Path) -> None:
         clip={"x": box_table["x"], "y": top, "width": box_table["width"], "height": bottom - top},
     )
     print(f"wrote {target}")
+
+
+def _grow_to_content(page) -> None:
+    """Streamlit scrolls an inner container: grow the window to the content, so every section
+    lies inside the page that a screenshot sees."""
+    height = page.evaluate(
+        "() => Math.max(...['stMain', 'stMainBlockContainer', 'stAppViewContainer']"
+        ".map(id => document.querySelector(`[data-testid=${id}]`))"
+        ".filter(Boolean).map(e => e.scrollHeight))"
+    )
+    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 12000)})
+    page.wait_for_timeout(1500)
 
 
 if __name__ == "__main__":

@@ -469,9 +469,10 @@ def test_feedback_loop_shows_the_loops_effect_closing_and_root_causes(expected: 
     assert metric(at, "Customer told") == "33%"  # 1 of the 3 in-loop items
     text = all_text(at)
     assert "100% (21–100%), n = 1" in text  # Wilson 95% for 1 of 1
-    effect = frame(at, "Acted upon: n").set_index("Unit")
+    effect = frame(at, "Acted upon: recovered").set_index("Unit")
     assert effect.loc["Sales", "Acted upon: recovered"] == 100.0
-    assert effect.loc["Sales", "Not acted upon: n"] == 0
+    assert effect.loc["Sales", "Acted upon: 95% range, n"] == "21–100%, n = 1"
+    assert effect.loc["Sales", "Not acted upon: 95% range, n"] == "n = 0"
     assert frame(at, "Closed with customer").set_index("Unit").loc[
         "Sales", "Closed with customer"
     ] == (pytest.approx(100 / 3))

@@ -92,10 +92,9 @@ def _by_unit(outcomes: pd.DataFrame) -> None:
             r = int(row["recovered"].sum())
             rec = recovery(f, r)
             record[f"{label}: recovered"] = None if rec is None else 100 * rec[0]
-            record[f"{label}: 95% range"] = (
-                "" if rec is None else f"{100 * rec[1]:.0f}–{100 * rec[2]:.0f}%"
+            record[f"{label}: 95% range, n"] = (
+                f"n = {f}" if rec is None else f"{100 * rec[1]:.0f}–{100 * rec[2]:.0f}%, n = {f}"
             )
-            record[f"{label}: n"] = f
         records.append(record)
     if not records:
         return
