@@ -22,7 +22,7 @@ PAGES = [
 ]
 #: Sections of a page, each shot from its heading down (page, heading, height in px, name).
 SECTIONS = [
-    ("feedback-loop", "Did acting work?", 760, "loop_effect"),
+    ("feedback-loop", "Did acting work?", 900, "loop_effect"),
     ("feedback-loop", "Root causes per unit", 400, "root_causes"),
     ("feedback-loop", "Log an action", 470, "log_action"),
 ]

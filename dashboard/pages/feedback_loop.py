@@ -245,7 +245,9 @@ def action_form(meta: queries.Meta, items: pd.DataFrame) -> None:
         )  # fmt: skip
         owner = c1.text_input("Owner", key="la_owner", placeholder="who acted, e.g. an e-mail")
         if causes:
-            root_cause = c2.selectbox("Root cause", ["", *causes], key="la_cause")
+            root_cause = c2.selectbox(
+                "Root cause", ["", *causes], key="la_cause", format_func=lambda c: c or "(none)"
+            )
         else:
             root_cause = c2.text_input("Root cause", key="la_cause")
         note = st.text_input("Note", key="la_note")

@@ -2,9 +2,9 @@
 
 The loop's effect made visible: about half of the items with an account get a follow-up response
 from the same account one to six weeks later (more of those not acted upon in time), and the customer comes back no longer a detractor
-(or high-effort answer) about half the time when the item was acted upon within the SLA, a fifth
-of the time otherwise; with the few accounts that answer again by chance, acting roughly doubles
-the recovery rate (about 50% against 25%). A follow-up is itself a
+(or high-effort answer) about half the time when the item was acted upon within the SLA, about
+one time in seven otherwise; with the accounts that answer again by chance (and recover more
+often), the marts then show acting roughly doubling the recovery rate (about 50% against 25%). A follow-up is itself a
 response of its unit; when it is bad news again it becomes an item with its own actions (but no
 follow-up of its own).
 
@@ -24,7 +24,7 @@ FOLLOW_UP_SHARE = {True: 0.5, False: 0.8}
 #: Days from the item to its follow-up.
 FOLLOW_UP_DAYS = (7, 42)
 #: The chance that the follow-up is no longer bad news: acted upon within the SLA, or not.
-RECOVERY = {True: 0.5, False: 0.2}
+RECOVERY = {True: 0.5, False: 0.15}
 
 
 @dataclass(frozen=True)
