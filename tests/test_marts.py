@@ -21,6 +21,9 @@ from pipelines.marts.engines import engine_for
 from pipelines.marts.registry import MART_NAMES, MARTS, TIME_DEPENDENT_MARTS, downstream
 from pipelines.marts.runner import StepOutcome, run_marts
 
+#: The position of `status` in a marts.feedback_items row.
+STATUS = 11
+
 
 @pytest.fixture
 def computed_home(pipeline_home):
@@ -65,10 +68,23 @@ def test_the_registry_derives_order_and_the_time_dependent_marts(clock):
         "readiness_gates",
         "feedback_items",
         "feedback_loop",
+        "loop_outcomes",
+        "root_causes",
         "outcome_progress",
     )
-    assert TIME_DEPENDENT_MARTS == ("readiness_gates", "feedback_items", "feedback_loop")
-    assert downstream(["readiness_gates"]) == {"feedback_items", "feedback_loop"}
+    assert TIME_DEPENDENT_MARTS == (
+        "readiness_gates",
+        "feedback_items",
+        "feedback_loop",
+        "loop_outcomes",
+        "root_causes",
+    )
+    assert downstream(["readiness_gates"]) == {
+        "feedback_items",
+        "feedback_loop",
+        "loop_outcomes",
+        "root_causes",
+    }
     assert downstream(["measure_values"]) == {"outcome_progress"}
     with pytest.raises(ValueError, match="feedback_items"):  # read before it is computed
         named = {mart.name: mart for mart in MARTS}
@@ -98,7 +114,7 @@ def test_an_item_turns_overdue_by_the_runs_time(computed_home):
     def status_at(now: datetime) -> str:
         assert _compute(computed_home, now).error is None
         items = {row[0]: row for row in _tables(computed_home)["feedback_items"]}
-        return items["r3"][-1]
+        return items["r3"][STATUS]
 
     assert status_at(received + timedelta(hours=47)) == "open"
     assert status_at(received + timedelta(hours=49)) == "overdue"
@@ -123,7 +139,7 @@ def test_a_strategy_edit_recomputes(computed_home, clock):
     strategy.write_text(edited)
     assert _compute(computed_home, clock).error is None
     items = {row[0]: row for row in _tables(computed_home)["feedback_items"]}
-    assert items["r3"][-1] == "acted_late"  # 23 h to the first action, now over a 12 h SLA
+    assert items["r3"][STATUS] == "acted_late"  # 23 h to the first action, now over a 12 h SLA
     assert _tables(computed_home)["measure_values"] == before
 
 
@@ -146,9 +162,11 @@ def test_a_failed_blocking_check_stops_the_marts_that_read_it(item_without_unit,
     assert [(c.name, c.passed) for c in done["feedback_items"].checks] == [
         ("items_have_unit", False)
     ]
-    assert "feedback_loop" not in done  # it reads feedback_items: it keeps its previous table
-    assert step.skipped == {"feedback_loop": "a blocking check of ['feedback_items'] failed"}
-    assert set(done) == set(MART_NAMES) - {"feedback_loop"}
+    # The marts that read feedback_items keep their previous tables.
+    readers = {"feedback_loop", "loop_outcomes", "root_causes"}
+    assert readers.isdisjoint(done)
+    assert step.skipped == dict.fromkeys(readers, "a blocking check of ['feedback_items'] failed")
+    assert set(done) == set(MART_NAMES) - readers
     assert step.error is None
     assert _tables(home)["feedback_loop"] == loop_before
 
@@ -187,7 +205,10 @@ def test_a_check_selected_without_its_mart_runs_on_the_current_table(computed_ho
     ("broken", "not_reported"),
     [
         ("feedback_loop", {"feedback_loop"}),
-        ("readiness_gates", {"readiness_gates", "feedback_items", "feedback_loop"}),
+        (
+            "readiness_gates",
+            {"readiness_gates", "feedback_items", "feedback_loop", "loop_outcomes", "root_causes"},
+        ),
     ],
 )
 def test_an_error_still_reports_the_marts_that_do_not_read_the_broken_one(
