@@ -898,6 +898,8 @@ def test_a_canonical_jsonl_file_is_read_whatever_the_sources_format(con, tmp_pat
                     "columns": {"score": "Q5", "unit": "BusinessUnit"},
                     "where": {"DistributionChannel": ["email"]},
                     "timezone": "Europe/Berlin",
+                    "decimal": ",",
+                    "date_format": "%d.%m.%Y %H:%M",
                 },
                 "feedback_actions": {"format": "csv", "columns": {"feedback_id": "Ticket"}},
             }

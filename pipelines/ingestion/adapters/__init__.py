@@ -45,10 +45,20 @@ __all__ = ["CANONICAL_SUFFIX", "FileRejected", "Params", "Plan", "ReadOptions", 
 
 def canonical_config(cfg: SourceConfig) -> SourceConfig:
     """How a `*.canonical.jsonl` file of a source is read: JSON Lines, canonical column names, no
-    `where` filter, timestamps without a zone in UTC; the source's value rules (a CES scale, the
-    Salesforce expansion types) still apply."""
+    `where` filter, JSON numbers and ISO times (timestamps without a zone in UTC), whatever the
+    locale of the source's exports; its value rules (a CES scale, the Salesforce expansion types)
+    and a constant `unit` still apply."""
     return cfg.model_copy(
-        update={"format": "jsonl", "columns": {}, "where": {}, "timezone": "UTC", "delimiter": None}
+        update={
+            "format": "jsonl",
+            "columns": {},
+            "where": {},
+            "timezone": "UTC",
+            "delimiter": None,
+            "decimal": ".",
+            "thousands": None,
+            "date_format": None,
+        }
     )
 
 
