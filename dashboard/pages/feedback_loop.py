@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import queries
+from dashboard import auth, queries
 from dashboard.actions import Action, ActionRejected, logged_actions, write_action
 from dashboard.components import loop as loop_sections
 from dashboard.components.formatting import (
@@ -209,7 +209,8 @@ def _items(meta: queries.Meta) -> None:
         "Download these items (CSV)", csv, file_name="feedback_items.csv", mime="text/csv",
         icon=":material/download:", key="fl_csv",
     )  # fmt: skip
-    action_form(meta, items)
+    if auth.can_log_actions():  # access.yaml: only roles with log_actions see the form
+        action_form(meta, items)
 
 
 def _recovered_text(recovered: Any) -> str:
