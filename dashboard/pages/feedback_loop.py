@@ -186,10 +186,10 @@ def _items(meta: queries.Meta) -> None:
             for s, d in zip(items["status"], items["due_at"], strict=True)
         ],
         "First action": items["first_action_at"],
-        "Owner": items["owner"],
-        "Root cause": items["root_cause"],
+        "Owner": items["owner"].fillna(""),
+        "Root cause": items["root_cause"].fillna(""),
         "Customer told": items["closed_with_customer_at"],
-        "Follow-up score": items["followup_score"],
+        "Follow-up score": pd.to_numeric(items["followup_score"], errors="coerce"),
         "Recovered": [_recovered_text(r) for r in items["recovered"]],
         "Feedback id": items["feedback_id"],
     })  # fmt: skip

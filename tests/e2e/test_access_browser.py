@@ -301,11 +301,14 @@ def _screenshot(page, name: str) -> None:
 
 def _download_items(page) -> list[dict[str, str]]:
     """Every status chosen, then the item list's CSV download, parsed."""
-    page.get_by_role("combobox", name="Status").first.click()
-    page.wait_for_timeout(500)
-    while page.locator('[role="option"]').count():
-        page.locator('[role="option"]').first.click()
-        page.wait_for_timeout(500)
+    box = page.get_by_role("combobox", name="Status").first
+    box.scroll_into_view_if_needed()
+    box.click()
+    options = page.locator('[role="option"]')
+    options.first.wait_for(timeout=10_000)  # a long page may still be drawing when it is clicked
+    while options.count():
+        options.first.click()
+        page.wait_for_timeout(800)
     page.keyboard.press("Escape")
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(1000)
