@@ -18,7 +18,7 @@ from metrics.engine import EventTables, empty_table, is_empty_stand_in, require_
 from metrics.measures import wilson_bounds
 from metrics.periods import period_start
 from metrics.schemas import ALL_UNITS
-from metrics.stats import Z95_EXACT
+from metrics.stats import Z_SIGNIFICANT
 from metrics.strategy import Strategy
 
 #: The columns closing the loop adds to marts.feedback_items (after `status`).
@@ -230,7 +230,7 @@ def loop_outcomes(items: ibis.Table, strategy: Strategy) -> ibis.Table:
     cells = _with_everyone(
         it, ["period_start", "acted"], followed_up=it.count(), recovered=it.hit.sum()
     )
-    rate, low, high = wilson_bounds(cells.recovered, cells.followed_up, Z95_EXACT)
+    rate, low, high = wilson_bounds(cells.recovered, cells.followed_up, Z_SIGNIFICANT)
     return cells.select(
         unit=cells.unit.cast("string"),
         period_start=cells.period_start.cast("date"),

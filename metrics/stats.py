@@ -9,10 +9,9 @@ from __future__ import annotations
 import math
 
 Z95 = 1.96
-#: The two-sided 95% critical value, unrounded: a change is significant when |z| reaches it.
+#: The two-sided 95% critical value, unrounded: a change is significant when |z| reaches it, and
+#: contract v2's Wilson intervals (the loop's recovery rates) use it too.
 Z_SIGNIFICANT = 1.959964
-#: The same quantile for the intervals of contract v2 (see Z_SIGNIFICANT).
-Z95_EXACT = Z_SIGNIFICANT
 
 
 def nps_interval(promoters: int, detractors: int, n: int) -> tuple[float, float, float]:

@@ -18,7 +18,7 @@ import streamlit as st
 from dashboard.components.formatting import format_period, period_axis
 from dashboard.components.tables import labelled_table
 from metrics.schemas import ALL_UNITS
-from metrics.stats import Z95_EXACT, wilson_interval
+from metrics.stats import Z_SIGNIFICANT, wilson_interval
 
 ACTED_COLOR, NOT_ACTED_COLOR = "#1565c0", "#9e9e9e"
 SIDES = ((True, "Acted upon", ACTED_COLOR), (False, "Not acted upon", NOT_ACTED_COLOR))
@@ -29,7 +29,7 @@ def recovery(followed_up: Any, recovered: Any) -> tuple[float, float, float] | N
     n = int(followed_up or 0)
     if n <= 0:
         return None
-    return wilson_interval(int(recovered or 0), n, z=Z95_EXACT)
+    return wilson_interval(int(recovered or 0), n, z=Z_SIGNIFICANT)
 
 
 def recovery_text(followed_up: Any, recovered: Any) -> str:
