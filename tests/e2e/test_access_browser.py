@@ -249,7 +249,11 @@ def test_an_unknown_account_is_signed_in_but_sees_no_data(page, dashboard: str) 
 def test_a_leader_sees_every_unit(page, dashboard: str) -> None:
     _sign_in(page, dashboard, "ceo@example.com")
     assert _nav(page) == [
-        "Data health", "Feedback loop", "Outcome tree", "Readiness", "What customers say"
+        "Data health",
+        "Feedback loop",
+        "Outcome tree",
+        "Readiness",
+        "What customers say",
     ]
     html = _open(page, dashboard, "810.0K")
     assert "Whole organisation" in html
