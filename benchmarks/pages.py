@@ -16,7 +16,7 @@ from pathlib import Path
 
 from metrics.config import REPO_ROOT
 
-PAGES_DIR = REPO_ROOT / "dashboard" / "pages"
+PAGES_DIR = REPO_ROOT / "dashboard" / "views"
 
 Say = Callable[[str], None]
 

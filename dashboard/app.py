@@ -31,7 +31,7 @@ from metrics.access import AccessError  # noqa: E402
 LIVE_POLL_SECONDS = 5
 _SEEN_KEY = "_outcomeloop_snapshot_seen"
 
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
+PAGES_DIR = Path(__file__).resolve().parent / "views"
 PAGES = (
     ("outcome_tree.py", "Outcome tree", ":material/account_tree:", "outcome-tree"),
     ("feedback_loop.py", "Feedback loop", ":material/forum:", "feedback-loop"),

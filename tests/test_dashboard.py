@@ -34,7 +34,7 @@ def expected(home: Path) -> dict:
 def open_page(page: str) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=30).run()
     if page != "outcome_tree":  # the default page
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -417,7 +417,7 @@ def test_the_dashboard_imports_no_compute_engine() -> None:
         "import sys\n"
         "import dashboard.queries\n"
         "for page in ('data_health', 'feedback_loop', 'outcome_tree', 'readiness'):\n"
-        "    __import__(f'dashboard.pages.{page}')\n"
+        "    __import__(f'dashboard.views.{page}')\n"
         "print(sorted(m for m in ('ibis', 'sqlglot', 'dagster') if m in sys.modules))\n"
     )
     done = subprocess.run(

@@ -315,7 +315,7 @@ def test_pages_never_touch_duckdb_or_raw_html():
         text = page.read_text()
         assert "unsafe_allow_html=True" not in text, page
         assert "st.html(" not in text, page
-        if page.parent.name == "pages":
+        if page.parent.name == "views":
             for forbidden in ("import duckdb", "query_snapshot", ".execute(", "pipelines"):
                 assert forbidden not in text, (page, forbidden)
 
@@ -422,7 +422,7 @@ def test_csv_downloads_neutralise_formulas():
         "fine,4",
         ",5",
     ]
-    page = (DASHBOARD / "pages" / "feedback_loop.py").read_text()
+    page = (DASHBOARD / "views" / "feedback_loop.py").read_text()
     assert "csv_safe(" in page and page.count(".to_csv(") == 1
 
 
