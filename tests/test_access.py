@@ -11,7 +11,7 @@ import pytest
 
 from metrics.access import PAGES, AccessError, Grant, load_access, validate_access
 from metrics.config import settings
-from metrics.store.scope import SHARED_TABLES
+from metrics.store.scope import PARTLY_SHARED, SHARED_TABLES
 from metrics.store.warehouse import query_snapshot
 from pipelines.cli.main import main
 from tests.snapshot_factory import make_snapshot
@@ -182,7 +182,9 @@ def test_a_scoped_reader_reads_only_their_units_in_every_table(tmp_path):
             checked_unit_tables += int(len(scoped) > 0)
         elif name in SHARED_TABLES:
             assert len(scoped) == len(whole), name
-        else:  # organisation-wide tables (ledger, quarantine, ...): not for a unit's reader
+        elif name in PARTLY_SHARED:  # the dashboard's own action files only (test below)
+            assert len(scoped) <= len(whole), name
+        else:  # organisation-wide tables (quarantine, orphans, ...): not for a unit's reader
             assert scoped.empty, name
     assert checked_unit_tables >= 4  # the fixture has Sales rows in several marts
     nobody = query_snapshot(path, "SELECT count(*) AS n FROM marts.measure_values", units=[])
@@ -285,3 +287,30 @@ def test_every_dashboard_query_goes_through_the_scoped_run():
             assert len(re.findall(r"_cached_query\(", text)) == 2  # its definition and _run
         else:
             assert opens == 0, path
+
+
+def test_a_scoped_reader_sees_only_the_dashboards_own_action_files_in_the_ledger(tmp_path):
+    """A CX agent's logged action must go from pending to loaded on their page; the rest of the
+    organisation-wide ledger stays hidden."""
+    path = tmp_path / "current.duckdb"
+    make_snapshot(path)
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("DELETE FROM ops.file_ledger")
+        con.executemany(
+            "INSERT INTO ops.file_ledger (file_path, source, status) VALUES (?, ?, ?)",
+            [
+                ["/h/inbox/feedback_actions/dashboard-20250320T120000-ab12.canonical.jsonl",
+                 "feedback_actions", "loaded"],
+                ["/h/inbox/feedback_actions/crm-export.csv", "feedback_actions", "loaded"],
+                ["/h/inbox/nps/dashboard-20250320T120000-cd34.canonical.jsonl", "nps", "loaded"],
+            ],
+        )  # fmt: skip
+    finally:
+        con.close()
+    scoped = query_snapshot(path, "SELECT file_path FROM ops.file_ledger", units=["Sales"])
+    assert scoped.column("file_path").to_pylist() == [
+        "/h/inbox/feedback_actions/dashboard-20250320T120000-ab12.canonical.jsonl"
+    ]
+    whole = query_snapshot(path, "SELECT count(*) AS n FROM ops.file_ledger")
+    assert whole.to_pylist() == [{"n": 3}]

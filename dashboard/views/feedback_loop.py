@@ -278,20 +278,24 @@ def _logged(meta: queries.Meta) -> None:
     judged = {r["name"]: r for _, r in ledger.iterrows()}
     lines = []
     for a in reversed(logged[-10:]):
+        # Read through the query layer, so a reader scoped to some units (access.yaml) sees only
+        # the actions on their own units' items.
+        item = queries.feedback_item(meta, a.feedback_id)
+        if item is None:
+            continue
         row = judged.get(a.path.name)
         if row is None:
             state = "pending: the pipeline has not loaded it yet"
         elif row["status"] == "rejected":
             state = f"rejected by the pipeline: {escape_markdown(row['error'])}"
         else:
-            item = queries.feedback_item(meta, a.feedback_id)
-            status = feedback_status_label(item["status"]) if item else "no such item"
-            state = f"loaded: the item is now {status}"
+            state = f"loaded: the item is now {feedback_status_label(item['status'])}"
         lines.append(
             f"- {escape_markdown(a.feedback_id)} · {escape_markdown(a.action_type)} · "
             f"{escape_markdown(a.action_at)} · {state}"
         )
-    st.markdown("**Logged from this dashboard**\n" + "\n".join(lines))
+    if lines:
+        st.markdown("**Logged from this dashboard**\n" + "\n".join(lines))
 
 
 def render() -> None:

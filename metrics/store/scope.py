@@ -8,8 +8,11 @@ nothing else, whatever page or widget asks. The rules, per table or view of the 
   which pools every unit's events);
 - it is one of SHARED_TABLES (what the snapshot is and how the strategy is built, no data of any
   unit): read whole;
-- anything else (the file ledger, quarantined records, actions matched to no response, tables
-  added later): empty. Organisation-wide tables are for roles that read every unit.
+- the file ledger: only the rows of the action files the dashboard itself wrote (so a scoped CX
+  agent sees their logged action go from pending to loaded; the page lists only the actions on
+  items of the reader's units);
+- anything else (quarantined records, actions matched to no response, tables added later):
+  empty. Organisation-wide tables are for roles that read every unit.
 
 Anonymity suppression is untouched: a hidden cell stays hidden in the rows the scope keeps, and
 the `all` row a unit's value could be subtracted from is not there.
@@ -25,6 +28,11 @@ from metrics.store.sql import identifier
 
 #: Tables every signed-in reader sees whole: the snapshot's identity and the strategy's structure.
 SHARED_TABLES = ("serving.meta", "serving.strategy", "serving.tree", "serving.measures")
+#: Organisation-wide tables a scoped reader sees some rows of: table -> the rows' condition.
+PARTLY_SHARED = {
+    "ops.file_ledger": "source = 'feedback_actions' AND "
+    "regexp_matches(file_path, '(^|[/\\\\])dashboard-[^/\\\\]*\\.canonical\\.jsonl$')",
+}
 #: The catalog the scoped views live in (queries name tables as `schema.table` after `USE`).
 SCOPED = "snap"
 #: The catalog the snapshot itself is attached as, below the views.
@@ -53,6 +61,8 @@ def create_scoped_views(con: duckdb.DuckDBPyConnection, units: Sequence[str]) ->
             where = f"unit IN (SELECT unit FROM {SCOPED}.main._scope_units)"
         elif f"{schema}.{table}" in SHARED_TABLES:
             where = "true"
+        elif f"{schema}.{table}" in PARTLY_SHARED:
+            where = PARTLY_SHARED[f"{schema}.{table}"]
         else:
             where = "false"
         con.execute(f"CREATE VIEW {SCOPED}.{name} AS SELECT * FROM {SOURCE}.{name} WHERE {where}")
