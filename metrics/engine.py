@@ -15,7 +15,7 @@ import ibis
 import ibis.expr.datatypes as dt
 from ibis.common.exceptions import TableNotFound
 
-from metrics.schemas import SOURCES
+from metrics.schemas import ALL_UNITS, SOURCES
 
 #: source name -> its events table (canonical columns, see metrics.schemas).
 EventTables = Mapping[str, ibis.Table]
@@ -90,3 +90,12 @@ def require_columns(table: ibis.Table, source: str, columns: list[str], what: st
             f"{what}: events.{source} has no column(s) {missing}; its columns are "
             f"{list(table.columns)} (check the measure's `field`/`per` in strategy.yaml)"
         )
+
+
+def with_all_units(rows: ibis.Table, keys: list[str], **aggregates: ibis.Value) -> ibis.Table:
+    """`aggregates` of `rows` per unit and `keys`, plus the `all` rows: the same aggregates over
+    every unit's rows pooled (never a combination of the units' results)."""
+    units = rows.group_by(["unit", *keys]).aggregate(**aggregates)
+    everyone = rows.group_by(keys).aggregate(**aggregates)
+    everyone = everyone.mutate(unit=ibis.literal(ALL_UNITS, type="string"))
+    return units.union(everyone.select(units.columns), distinct=False)

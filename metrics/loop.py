@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import ibis
 
-from metrics.engine import EventTables, empty_table, is_empty_stand_in, require_columns
+from metrics.engine import (
+    EventTables,
+    empty_table,
+    is_empty_stand_in,
+    require_columns,
+    with_all_units,
+)
 from metrics.measures import wilson_bounds
 from metrics.periods import period_start
-from metrics.schemas import ALL_UNITS
 from metrics.stats import Z_SIGNIFICANT
 from metrics.strategy import Strategy
 
@@ -203,14 +208,6 @@ def _arrivals(items: ibis.Table, strategy: Strategy) -> ibis.Table:
     return it.mutate(period_start=period_start(it.received_at, strategy))
 
 
-def _with_everyone(cells: ibis.Table, keys: list[str], **aggregates) -> ibis.Table:
-    """`aggregates` per unit and `keys`, plus the `all` rows pooled over every unit's items."""
-    units = cells.group_by(["unit", *keys]).aggregate(**aggregates)
-    everyone = cells.group_by(keys).aggregate(**aggregates)
-    everyone = everyone.mutate(unit=ibis.literal(ALL_UNITS, type="string"))
-    return units.union(everyone.select(units.columns), distinct=False)
-
-
 def loop_outcomes(items: ibis.Table, strategy: Strategy) -> ibis.Table:
     """marts.loop_outcomes: the recovery rate of in-loop items acted upon before their follow-up
     against the others, per unit (and `all`) and period of arrival, with Wilson 95% intervals.
@@ -227,7 +224,7 @@ def loop_outcomes(items: ibis.Table, strategy: Strategy) -> ibis.Table:
         else_=False,
     )
     it = it.mutate(acted=acted, hit=ibis.cases((it.recovered, 1), else_=0))
-    cells = _with_everyone(
+    cells = with_all_units(
         it, ["period_start", "acted"], followed_up=it.count(), recovered=it.hit.sum()
     )
     rate, low, high = wilson_bounds(cells.recovered, cells.followed_up, Z_SIGNIFICANT)
@@ -251,7 +248,7 @@ def root_causes(items: ibis.Table, strategy: Strategy) -> ibis.Table:
     it = _arrivals(items, strategy)
     it = it.mutate(root_cause=text(it.root_cause))
     it = it.filter(it.root_cause.notnull())
-    cells = _with_everyone(it, ["period_start", "root_cause"], items=it.count())
+    cells = with_all_units(it, ["period_start", "root_cause"], items=it.count())
     with_cause = cells.items.sum().over(group_by=[cells.unit, cells.period_start])
     return cells.select(
         unit=cells.unit.cast("string"),

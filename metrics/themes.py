@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import ibis
 
-from metrics.engine import EventTables, empty_table, require_columns
+from metrics.engine import EventTables, empty_table, require_columns, with_all_units
 from metrics.periods import period_start
-from metrics.schemas import ALL_UNITS
 from metrics.strategy import Strategy
 from metrics.theme_match import theme_pattern
 
@@ -97,31 +96,25 @@ def _count(condition: ibis.BooleanValue) -> ibis.IntegerValue:
     return ibis.cases((condition, 1), else_=0).sum()
 
 
-def _with_all(cells: ibis.Table, keys: list[str]) -> ibis.Table:
-    """The units' counts and, per period, their sum as unit `all` (every count here adds up)."""
-    counts = [c for c in cells.columns if c not in ("unit", *keys)]
-    everyone = cells.group_by(keys).aggregate(**{c: cells[c].sum() for c in counts})
-    everyone = everyone.mutate(unit=ibis.literal(ALL_UNITS, type="string"))
-    return cells.union(everyone.select(*cells.columns), distinct=False)
-
-
 def _cells(rows: ibis.Table, hits: ibis.Table, source: str, item_max: float) -> ibis.Table:
     """The source's theme rows: each cell's responses (n, comments, NPS counts) and each theme's
     mentions in it, per unit and `all`, joined; one row per theme with mentions."""
-    base = rows.group_by(["unit", "period_start"]).aggregate(
+    base = with_all_units(
+        rows,
+        ["period_start"],
         n=rows.score.count(),
         comments=_count(rows.has_comment),
         promoters=_count(rows.score >= 9),
         detractors=_count(rows.score <= 6),
     )
-    base = _with_all(base, ["period_start"])
-    themed = hits.group_by(["unit", "period_start", "theme"]).aggregate(
+    themed = with_all_units(
+        hits,
+        ["period_start", "theme"],
         mentions=hits.score.count(),
         items=_count(hits.score <= item_max),
         t_promoters=_count(hits.score >= 9),
         t_detractors=_count(hits.score <= 6),
     )
-    themed = _with_all(themed, ["period_start", "theme"])
     base = base.rename(b_unit="unit", b_period="period_start")
     j = themed.inner_join(base, [themed.unit == base.b_unit, themed.period_start == base.b_period])
     if source == "nps":

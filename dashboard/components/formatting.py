@@ -187,3 +187,12 @@ def age_is_old(then: datetime | None, hours: float = 24) -> bool:
         return True
     now = datetime.now(UTC).replace(tzinfo=None)
     return now - then > timedelta(hours=hours)
+
+
+def percent_trend_layout(fig: Any, yaxis_title: str, kind: str, periods: int) -> None:
+    """The layout every percent-over-periods chart shares (0-105% axis, legend on top)."""
+    fig.update_layout(
+        height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis_title=yaxis_title,
+        yaxis_range=[0, 105], legend={"orientation": "h", "y": 1.15}, hovermode="x unified",
+        xaxis=period_axis(kind, periods),
+    )  # fmt: skip

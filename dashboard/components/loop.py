@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.components.formatting import format_period, period_axis
+from dashboard.components.formatting import format_period, percent_trend_layout
 from dashboard.components.tables import labelled_table
 from metrics.schemas import ALL_UNITS
 from metrics.stats import Z_SIGNIFICANT, wilson_interval
@@ -126,11 +126,7 @@ def _over_time(outcomes: pd.DataFrame, kind: str) -> None:
             customdata=rows["followed_up"],
             hovertemplate="%{y:.0f}% of %{customdata} followed up<extra>" + label + "</extra>",
         ))  # fmt: skip
-    fig.update_layout(
-        height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis_title="% recovered",
-        yaxis_range=[0, 105], legend={"orientation": "h", "y": 1.15}, hovermode="x unified",
-        xaxis=period_axis(kind, org["period_start"].nunique()),
-    )  # fmt: skip
+    percent_trend_layout(fig, "% recovered", kind, org["period_start"].nunique())
     st.plotly_chart(fig, width="stretch", key="recovery_trend")
     st.caption(
         "Recovery rate by period of arrival, all units pooled, with 95% intervals. Acted upon = "

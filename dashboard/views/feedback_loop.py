@@ -25,7 +25,7 @@ from dashboard.components.formatting import (
     format_count,
     format_hours,
     format_period,
-    period_axis,
+    percent_trend_layout,
     plural,
 )
 from dashboard.components.frame import render_page
@@ -137,11 +137,7 @@ def _trend(loop: pd.DataFrame, kind: str) -> None:
             x=rows["period_start"], y=within_sla_shares(rows) * 100, mode="lines+markers", name=str(unit),
             line={"width": 1.5, "dash": "dot"}, connectgaps=False,
         ))  # fmt: skip
-    fig.update_layout(
-        height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis_title="% within SLA",
-        yaxis_range=[0, 105], legend={"orientation": "h", "y": 1.15}, hovermode="x unified",
-        xaxis=period_axis(kind, org["period_start"].nunique()),
-    )  # fmt: skip
+    percent_trend_layout(fig, "% within SLA", kind, org["period_start"].nunique())
     st.plotly_chart(fig, width="stretch", key="sla_trend")
     st.caption(
         "Of the items due in each period of arrival, the share acted upon within the SLA. "
