@@ -20,11 +20,12 @@ import pandas as pd
 
 # Shared with the marts: only wording (what a note says `n` counts) and which zone names need no
 # conversion, so the notes compare equal; every number here is computed independently.
-from metrics.measures import _COUNTED, MEASURE_VALUES_SCHEMA
+from metrics.measures import MEASURE_VALUES_SCHEMA
 from metrics.periods import _UTC_NAMES
 from metrics.schemas import ALL_UNITS, SOURCES
 from metrics.stats import Z95
 from metrics.strategy import Measure, Strategy
+from metrics.suppression import COUNTED
 
 COLUMNS = list(MEASURE_VALUES_SCHEMA.names)
 
@@ -225,7 +226,7 @@ def _join(first: Iterable[Any], second: Iterable[Any]) -> list[str | None]:
 def _suppress(cells: pd.DataFrame, m: Measure) -> pd.DataFrame:
     cells = cells.copy()
     too_few = (cells["n"] < m.min_n) if m.min_n > 0 else pd.Series(False, index=cells.index)
-    counted = _COUNTED.get(m.kind, "events")
+    counted = COUNTED.get(m.kind, "events")
     few = [
         f"n={n} below min_n {m.min_n}: too few {counted}" if t else None
         for n, t in zip(cells["n"], too_few, strict=True)
