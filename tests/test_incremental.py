@@ -317,6 +317,26 @@ def test_a_follow_up_in_a_later_period_of_the_same_account(tmp_path):
     homes.step("acc1 answers again in March")
 
 
+def test_a_follow_up_restated_later_and_an_earlier_one_landing_late(tmp_path):
+    homes = _Homes(tmp_path)
+    homes.land("nps", _csv("nps", [_response_row("n1", "2025-01-10 10:00:00")]))
+    homes.land("nps", _csv("nps", [_response_row("n2", "2025-02-05 10:00:00", score=10)]))
+    homes.step("a January detractor of acc1, followed up in February")
+    homes.land("nps", _csv("nps", [_response_row("n2", "2025-03-05 10:00:00", score=10)]))
+    homes.step("the follow-up restated into March: the January item's follow-up moves")
+    homes.land("nps", _csv("nps", [_response_row("n3", "2025-03-01 10:00:00", score=3)]))
+    homes.step("an earlier answer of acc1 lands late and becomes the follow-up")
+    [row] = (
+        duckdb.connect(str(homes.home / "warehouse.duckdb"), read_only=True)
+        .execute(
+            "SELECT followup_response_id, followup_score, recovered FROM marts.feedback_items "
+            "WHERE feedback_id = 'n1'"
+        )
+        .fetchall()
+    )
+    assert row == ("n3", 3.0, False)
+
+
 # Each example builds the pipeline a dozen times: no shrinking (the failing sequence is printed
 # as drawn), a fixed seed (the same sequences on every machine).
 _SETTINGS = dict(

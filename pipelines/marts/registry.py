@@ -253,19 +253,27 @@ def _feedback_items_metadata(con: duckdb.DuckDBPyConnection) -> dict:
 
 def _feedback_items_touched(t: Touch) -> str:
     """The periods of arrival a change touches: those of changed responses (new and replaced
-    versions), of the items whose actions changed, of the items of accounts with a changed
-    response (an item's follow-up is that account's next response, in any period), and of the
-    items still open (time alone turns them overdue). Changed gates are added by the runner."""
-    columns = ["response_id", "responded_at", "account_id"]
-    responses = " UNION ALL ".join(t.changes.rows_sql(s, columns) for s in ("nps", "ces"))
+    versions), of the items whose actions changed, of the items still open (time alone turns them
+    overdue), and of the items whose follow-up a changed response may be or may have been: the
+    account's earlier items of that source without a follow-up or with one no earlier than the
+    changed response (a replaced version is a changed response too, so the items it followed up
+    are found by it). Changed gates are added by the runner."""
+    columns = ["responded_at", "account_id"]
+    responses = " UNION ALL ".join(
+        f"SELECT '{s}' AS source, * FROM ({t.changes.rows_sql(s, columns)})" for s in ("nps", "ces")
+    )
     actions = t.changes.rows_sql("feedback_actions", ["feedback_id"])
     return f"""
         WITH changed AS ({responses})
         SELECT {t.period("responded_at")} AS period FROM changed
-        UNION SELECT {t.period("received_at")} FROM {t.table}
+        UNION SELECT {t.period("received_at")} FROM {t.table} AS item
         WHERE status = 'open'
            OR feedback_id IN (SELECT feedback_id FROM ({actions}))
-           OR account_id IN (SELECT account_id FROM changed WHERE account_id IS NOT NULL)"""
+           OR EXISTS (
+               SELECT 1 FROM changed
+               WHERE changed.account_id = item.account_id AND changed.source = item.source
+                 AND changed.responded_at > item.received_at
+                 AND (item.followup_at IS NULL OR item.followup_at >= changed.responded_at))"""
 
 
 def _feedback_items_narrow(
