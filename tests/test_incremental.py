@@ -337,6 +337,18 @@ def test_a_follow_up_restated_later_and_an_earlier_one_landing_late(tmp_path):
     assert row == ("n3", 3.0, False)
 
 
+def test_an_old_item_recomputed_alone_keeps_its_follow_up_in_a_later_period(tmp_path):
+    homes = _Homes(tmp_path)
+    homes.land("nps", _csv("nps", [_response_row("n1", "2025-01-10 10:00:00")]))
+    homes.land("nps", _csv("nps", [_response_row("n2", "2025-03-05 10:00:00", score=9)]))
+    homes.step("a January detractor of acc1, followed up in March")
+    homes.land("feedback_actions", _csv("feedback_actions", [
+        {"feedback_id": "n1", "action_at": "2025-01-11 09:00:00", "action_type": "called_back",
+         "owner": "ann", "root_cause": "", "note": ""}
+    ]))  # fmt: skip
+    homes.step("an action on the January item: January alone is recomputed")
+
+
 # Each example builds the pipeline a dozen times: no shrinking (the failing sequence is printed
 # as drawn), a fixed seed (the same sequences on every machine).
 _SETTINGS = dict(

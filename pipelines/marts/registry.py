@@ -99,6 +99,23 @@ def near(column: ibis.Value, strategy: Strategy, parts: Sequence[str]) -> ibis.V
 
 
 @dataclass(frozen=True)
+class Recomputed:
+    """The periods a partial build recomputes, as filters on a naive-UTC timestamp column."""
+
+    strategy: Strategy
+    parts: Sequence[str]
+
+    def near(self, column: ibis.Value) -> ibis.Value:
+        """`column` within a day of one of the periods (see `near`)."""
+        return near(column, self.strategy, self.parts)
+
+    def since(self, column: ibis.Value) -> ibis.Value:
+        """`column` no earlier than a day before the first of the periods: what may come after
+        an event of theirs."""
+        return column >= min(near_range(p, self.strategy)[0] for p in self.parts)
+
+
+@dataclass(frozen=True)
 class Partition:
     """How a mart is recomputed a period at a time, keeping the periods nothing touched.
 
@@ -118,8 +135,8 @@ class Partition:
     #: the changed periods of the marts it reads; None: only those.
     touched: Callable[[Touch], str] | None = None
     #: When recomputing some periods: the events narrowed to what those periods' rows can read
-    #: (given a filter of a timestamp column to near those periods); None: all events.
-    narrow: Callable[[EventTables, Callable[[ibis.Value], ibis.Value]], EventTables] | None = None
+    #: (given those periods as filters of a timestamp column); None: all events.
+    narrow: Callable[[EventTables, Recomputed], EventTables] | None = None
 
     def sql(self, strategy: Strategy) -> str:
         """SQL over the mart's columns: its period, as text (`YYYY-MM-DD`)."""
@@ -276,23 +293,27 @@ def _feedback_items_touched(t: Touch) -> str:
                  AND (item.followup_at IS NULL OR item.followup_at >= changed.responded_at))"""
 
 
-def _feedback_items_narrow(
-    events: EventTables, near: Callable[[ibis.Value], ibis.Value]
-) -> EventTables:
-    """An item's actions are those with its id: only the actions of responses near the periods
-    recomputed are read (the responses themselves stay whole: a follow-up may be in any period)."""
+def _feedback_items_narrow(events: EventTables, periods: Recomputed) -> EventTables:
+    """An item's actions are those with its id, and its follow-up is a later response: only the
+    responses from the first period recomputed on are read (a follow-up may be in any later
+    period), and only the actions of responses near the periods recomputed."""
+    surveys = [s for s in ("nps", "ces") if s in events]
+    narrowed = {s: events[s].filter(periods.since(events[s].responded_at)) for s in surveys}
     actions = events.get("feedback_actions")
+    if actions is None or not surveys:
+        return {**events, **narrowed}
     ids = [
         events[s]
-        .filter(near(events[s].responded_at))
+        .filter(periods.near(events[s].responded_at))
         .select(id=events[s].response_id.cast("string"))
-        for s in ("nps", "ces")
-        if s in events
+        for s in surveys
     ]
-    if actions is None or not ids:
-        return events
     keep = ibis.union(*ids, distinct=False) if len(ids) > 1 else ids[0]
-    return {**events, "feedback_actions": actions.filter(actions.feedback_id.isin(keep.id))}
+    return {
+        **events,
+        **narrowed,
+        "feedback_actions": actions.filter(actions.feedback_id.isin(keep.id)),
+    }
 
 
 def _feedback_loop(inputs: MartInputs) -> ibis.Table:

@@ -7,7 +7,6 @@ are still computed and reported, so one broken formula does not freeze the whole
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from datetime import UTC, datetime
 from metrics.strategy import Strategy
 from pipelines import changes
 from pipelines.marts.engines import Engine
-from pipelines.marts.registry import MARTS, Mart, MartInputs, Touch, by_name, near
+from pipelines.marts.registry import MARTS, Mart, MartInputs, Recomputed, Touch, by_name
 
 
 def run_now() -> datetime:
@@ -189,9 +188,7 @@ def run_marts(
                 assert partition is not None
                 mart_inputs = inputs
                 if partition.narrow is not None and parts:
-                    narrowed = partition.narrow(
-                        inputs.events, functools.partial(near, strategy=strategy, parts=parts)
-                    )
+                    narrowed = partition.narrow(inputs.events, Recomputed(strategy, parts))
                     mart_inputs = inputs.narrowed(narrowed)
                 rows = engine.write_parts(
                     mart.name, mart.compute(mart_inputs), partition, strategy, parts, record=record
