@@ -100,11 +100,50 @@ def run(home: Path, work: Path, repeats: int, say: Say, reference: Path | None =
     return result
 
 
+def _bring_up_to_date(home: Path, log: Path) -> None:
+    """One `outcomeloop run` with nothing new: a home built by other code is rebuilt here (any
+    change under metrics/ or pipelines/marts makes the next run a full one), not in a landing."""
+    env = {**os.environ, "OUTCOMELOOP_HOME": str(home)}
+    env.pop("DAGSTER_HOME", None)
+    with log.open("w") as out:
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("outcomeloop")), "run"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"`outcomeloop run` failed on {home}; see {log}")
+
+
+def run_scales(homes: dict[float, Path], work: Path, repeats: int, say: Say) -> dict[float, dict]:
+    """Landings on every home in turn, `repeats` rounds (so each scale's median is taken over
+    the same stretch of time): per scale, the summary and its ratio to the first home's."""
+    work.mkdir(parents=True, exist_ok=True)
+    for scale, home in homes.items():
+        say(f"scale {scale:g}: bringing {home} up to date with the code")
+        _bring_up_to_date(home, work / f"up-to-date-{scale:g}.log")
+    runs: dict[float, list[dict]] = {scale: [] for scale in homes}
+    for i in range(repeats):
+        for scale, home in homes.items():
+            runs[scale].append(land_and_run(home, work / f"landing-{scale:g}-{i}.log"))
+            last = runs[scale][-1]
+            say(
+                f"scale {scale:g}: landing {last['seconds']:.1f}s, peak {last['peak_rss_mb']:.0f} MiB"
+            )
+    results = {scale: _summary(r) for scale, r in runs.items()}
+    base = results[next(iter(homes))]["seconds"]
+    for result in results.values():
+        result["ratio_vs_reference"] = round(result["seconds"] / base, 2)
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m benchmarks.landing --scale 100 [--record]`: only the landing figures, on the
-    homes `make bench` prepared (benchmarks/work/scale-<S>/home and scale-1). With --record they
-    replace the landing figures in the scale's recorded results (dated; every other figure kept
-    as measured) and BENCHMARKS.md is regenerated."""
+    """`python -m benchmarks.landing --scales 1 10 100 [--record]`: only the landing figures, on
+    the homes `make bench` prepared (benchmarks/work/scale-<S>/home), landing on each in turn.
+    With --record they replace the landing figures in each scale's recorded results (dated; every
+    other figure kept as measured) and BENCHMARKS.md is regenerated for the largest scale."""
     import argparse
     import json
     from datetime import UTC, datetime
@@ -112,25 +151,31 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.run import BENCH_DIR, WORK_DIR, _fmt_scale, prepare, write_report
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.landing", description=__doc__)
-    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--scales", type=float, nargs="+", default=[1.0, 10.0, 100.0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args(argv)
-    home = prepare(args.scale, None, reuse=True)
-    reference = None if args.scale == 1 else prepare(1.0, None, reuse=True)
-    work = WORK_DIR / f"scale-{_fmt_scale(args.scale)}" / "landing"
-    result = run(home, work, args.repeats, lambda m: print(m, flush=True), reference)
-    result["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=1))
+    scales = sorted(set(args.scales) | {1.0})
+    homes = {scale: prepare(scale, None, reuse=True) for scale in scales}
+    work = WORK_DIR / "landing"
+    results = run_scales(homes, work, args.repeats, lambda m: print(m, flush=True))
+    measured_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    for scale, result in results.items():
+        result["measured_at"] = measured_at
+        brief = {k: v for k, v in result.items() if k != "runs"}
+        print(f"scale {scale:g}:", json.dumps(brief, indent=1))
     if args.record:
-        path = BENCH_DIR / f"results-scale-{_fmt_scale(args.scale)}.json"
-        recorded = json.loads(path.read_text())
-        recorded["landing_s"] = result["seconds"]
-        recorded["landing_peak_rss_mb"] = result["peak_rss_mb"]
-        recorded["landing_ratio_vs_scale1"] = result.get("ratio_vs_reference")
-        recorded.setdefault("details", {})["landing"] = result
-        path.write_text(json.dumps(recorded, indent=2, default=str) + "\n")
-        write_report(recorded)
+        for scale, result in results.items():
+            path = BENCH_DIR / f"results-scale-{_fmt_scale(scale)}.json"
+            recorded = json.loads(path.read_text())
+            recorded["landing_s"] = result["seconds"]
+            recorded["landing_peak_rss_mb"] = result["peak_rss_mb"]
+            recorded["landing_ratio_vs_scale1"] = result["ratio_vs_reference"]
+            if scale != 1.0:
+                result["reference"] = {k: v for k, v in results[1.0].items() if k != "runs"}
+            recorded.setdefault("details", {})["landing"] = result
+            path.write_text(json.dumps(recorded, indent=2, default=str) + "\n")
+        write_report(recorded)  # the largest scale on top; the table lists every scale
     return 0
 
 

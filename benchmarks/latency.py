@@ -187,7 +187,8 @@ def run(source_home: Path, work: Path, drops: int, say: Say, timeout: float = 30
     """Median seconds from a landed NPS file to the snapshot that includes it, over `drops`."""
     home = work / "latency-home"
     shutil.rmtree(home, ignore_errors=True)
-    shutil.copytree(source_home, home, ignore=shutil.ignore_patterns(".next-*"))
+    # A new Dagster instance from the repo's template (the home's own may predate it).
+    shutil.copytree(source_home, home, ignore=shutil.ignore_patterns(".next-*", "dagster"))
     log = work / "dagster-dev.log"
     say(f"latency: starting `dagster dev` on {home} (log: {log})")
     dagster = _Dagster(home, log)
@@ -216,3 +217,41 @@ def run(source_home: Path, work: Path, drops: int, say: Say, timeout: float = 30
     finally:
         dagster.stop()
     return {"seconds": statistics.median(times), "runs": times, "breakdown": breakdowns}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m benchmarks.latency --scales 1 100 [--record]`: only the landing-to-snapshot
+    figure, on the homes `make bench` prepared, one scale after the other. With --record it
+    replaces that figure in each scale's recorded results (dated; every other figure kept) and
+    BENCHMARKS.md is regenerated for the largest scale."""
+    import argparse
+    import json
+
+    from benchmarks.run import BENCH_DIR, WORK_DIR, _fmt_scale, prepare, write_report
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.latency", description=__doc__)
+    parser.add_argument("--scales", type=float, nargs="+", default=[1.0, 100.0])
+    parser.add_argument("--drops", type=int, default=3)
+    parser.add_argument("--record", action="store_true")
+    args = parser.parse_args(argv)
+    results = {}
+    for scale in sorted(args.scales):
+        home = prepare(scale, None, reuse=True)
+        work = WORK_DIR / f"scale-{_fmt_scale(scale)}"
+        result = run(home, work, args.drops, lambda m: print(m, flush=True))
+        result["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        print(f"scale {scale:g}: median {result['seconds']:.1f}s ({result['runs']})", flush=True)
+        results[scale] = result
+    if args.record:
+        for scale, result in results.items():
+            path = BENCH_DIR / f"results-scale-{_fmt_scale(scale)}.json"
+            recorded = json.loads(path.read_text())
+            recorded["event_to_snapshot_s"] = result["seconds"]
+            recorded.setdefault("details", {})["latency"] = result
+            path.write_text(json.dumps(recorded, indent=2, default=str) + "\n")
+        write_report(recorded)  # the largest scale on top; the table lists every scale
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
