@@ -72,15 +72,44 @@ def test_only_sources_with_new_files_are_requested_in_one_run(land):
     assert _sources(result) == ["ces", "revenue"]
 
 
-def test_a_file_still_being_written_waits_for_a_stable_size(land):
+@pytest.fixture
+def pauses(monkeypatch):
+    """The second looks of the inbox sensor: each pause runs the test's `during` (what happens
+    to the inbox meanwhile) instead of sleeping, and is recorded."""
+    from pipelines.defs import sensors
+
+    seen: list[float] = []
+    during: list = []
+
+    def pause(seconds):
+        seen.append(seconds)
+        if during:
+            during.pop(0)()
+
+    monkeypatch.setattr(sensors, "pause", pause)
+    return seen, during
+
+
+def test_a_fresh_complete_file_is_picked_up_after_a_second_look_in_the_same_tick(land, pauses):
+    seen, _ = pauses
+    land("nps", "a.csv", age_seconds=SETTLE_SECONDS / 4)
+    result, cursor = _tick()
+    assert _sources(result) == ["nps"]
+    assert seen == [SETTLE_SECONDS]
+    again, _ = _tick(cursor)
+    assert again.run_requests == [] and seen == [SETTLE_SECONDS]  # no second look without news
+
+
+def test_a_file_still_being_written_waits_for_a_stable_size(land, pauses):
+    seen, during = pauses
     land("ces", "big.jsonl", text="{}\n", age_seconds=SETTLE_SECONDS / 2)
+    during.append(lambda: land("ces", "big.jsonl", text="{}\n{}\n", age_seconds=0))
     first, cursor = _tick()
-    assert first.run_requests == []  # fresh mtime, size not yet seen twice
-    land("ces", "big.jsonl", text="{}\n{}\n", age_seconds=0)  # appended to just now
-    second, cursor = _tick(cursor)
-    assert second.run_requests == []  # it grew: still being written
-    third, _ = _tick(cursor)
-    assert _sources(third) == ["ces"]  # same size as on the last tick: complete
+    assert first.run_requests == []  # fresh mtime, and it grew during the second look
+    land("ces", "big.jsonl", text="{}\n{}\n{}\n", age_seconds=0)  # and again before the next
+    second, _ = _tick(cursor)
+    assert _sources(second) == ["ces"]  # same size at the second look: complete
+    assert seen == [SETTLE_SECONDS, SETTLE_SECONDS]
 
 
 def test_part_and_hidden_files_are_ignored(land):
