@@ -366,6 +366,7 @@ def test_incremental_landings_equal_a_full_rebuild(data):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # 40 sequences of 6 landings, each step built twice: about 20 minutes
 @settings(max_examples=40, **_SETTINGS)
 @given(st.data())
 def test_incremental_landings_equal_a_full_rebuild_many(data):
