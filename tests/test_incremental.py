@@ -58,6 +58,9 @@ feedback_loop:
   sla_hours: 48
   nps_detractor_max: 6
   ces_high_effort_max: 3
+themes:
+  waiting: [slow, waited]
+  praise: [great]
 """
 
 COLUMNS = {
@@ -94,7 +97,7 @@ def _response(draw, source: str, now: datetime) -> dict:
         "unit": draw(st.sampled_from(UNITS)),
         "score": draw(st.integers(0 if source == "nps" else 1, high)),
         "account_id": draw(st.sampled_from(ACCOUNTS)),
-        "comment": draw(st.sampled_from(["", "slow", "great"])),
+        "comment": draw(st.sampled_from(["", "slow", "great", "slow but great"])),
     }
 
 

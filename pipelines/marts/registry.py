@@ -25,6 +25,7 @@ from metrics.periods import next_period_start, period_start, period_start_sql
 from metrics.schemas import SOURCES
 from metrics.store.sql import literal
 from metrics.strategy import Strategy
+from metrics.themes import THEME_SOURCES
 from pipelines.changes import EventChanges
 from pipelines.marts import checks
 from pipelines.marts.engines import Engine
@@ -230,6 +231,21 @@ def _comment_themes(inputs: MartInputs) -> ibis.Table:
     return themes.comment_themes(inputs.events, inputs.strategy)
 
 
+def _survey_periods_touched(t: Touch) -> str:
+    """The periods of the changed survey responses (new and replaced versions)."""
+    changed = " UNION ALL ".join(t.changes.rows_sql(s, ["responded_at"]) for s in THEME_SOURCES)
+    return f"SELECT {t.period('responded_at')} AS period FROM ({changed})"
+
+
+def _surveys_near(events: EventTables, periods: Recomputed) -> EventTables:
+    """The survey responses near the periods recomputed (a theme cell reads its period's only)."""
+    surveys = [s for s in THEME_SOURCES if s in events]
+    return {
+        **events,
+        **{s: events[s].filter(periods.near(events[s].responded_at)) for s in surveys},
+    }
+
+
 def _comment_themes_metadata(con: duckdb.DuckDBPyConnection) -> dict:
     [(found,)] = con.execute("SELECT count(DISTINCT theme) FROM marts.comment_themes").fetchall()
     return {"themes_mentioned": found, **_span(con, "comment_themes")}
@@ -394,7 +410,9 @@ MARTS: tuple[Mart, ...] = (
         "mention each strategy theme, how many are detractors, and the theme's pull on the NPS.",
         compute=_comment_themes,
         metadata=_comment_themes_metadata,
-        sources=("nps", "ces"),
+        sources=THEME_SOURCES,
+        # every cell counts one period's responses: a landing recomputes the periods it touches
+        partition=Partition("period_start", touched=_survey_periods_touched, narrow=_surveys_near),
         checks=(
             MartCheck(
                 "theme_counts_in_order",
