@@ -103,17 +103,9 @@ def run(home: Path, work: Path, repeats: int, say: Say, reference: Path | None =
 def _bring_up_to_date(home: Path, log: Path) -> None:
     """One `outcomeloop run` with nothing new: a home built by other code is rebuilt here (any
     change under metrics/ or pipelines/marts makes the next run a full one), not in a landing."""
-    env = {**os.environ, "OUTCOMELOOP_HOME": str(home)}
-    env.pop("DAGSTER_HOME", None)
-    with log.open("w") as out:
-        done = subprocess.run(
-            [str(Path(sys.executable).with_name("outcomeloop")), "run"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    if done.returncode != 0:
+    from benchmarks.run import outcomeloop_run
+
+    if outcomeloop_run(home, log) != 0:
         raise RuntimeError(f"`outcomeloop run` failed on {home}; see {log}")
 
 
@@ -148,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     import json
     from datetime import UTC, datetime
 
-    from benchmarks.run import BENCH_DIR, WORK_DIR, _fmt_scale, prepare, write_report
+    from benchmarks.run import WORK_DIR, prepare, record_figures
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.landing", description=__doc__)
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0, 10.0, 100.0])
@@ -165,17 +157,20 @@ def main(argv: list[str] | None = None) -> int:
         brief = {k: v for k, v in result.items() if k != "runs"}
         print(f"scale {scale:g}:", json.dumps(brief, indent=1))
     if args.record:
-        for scale, result in results.items():
-            path = BENCH_DIR / f"results-scale-{_fmt_scale(scale)}.json"
-            recorded = json.loads(path.read_text())
-            recorded["landing_s"] = result["seconds"]
-            recorded["landing_peak_rss_mb"] = result["peak_rss_mb"]
-            recorded["landing_ratio_vs_scale1"] = result["ratio_vs_reference"]
-            if scale != 1.0:
-                result["reference"] = {k: v for k, v in results[1.0].items() if k != "runs"}
-            recorded.setdefault("details", {})["landing"] = result
-            path.write_text(json.dumps(recorded, indent=2, default=str) + "\n")
-        write_report(recorded)  # the largest scale on top; the table lists every scale
+        reference = {k: v for k, v in results[1.0].items() if k not in ("runs", "reference")}
+        record_figures(
+            {
+                scale: {
+                    "landing_s": result["seconds"],
+                    "landing_peak_rss_mb": result["peak_rss_mb"],
+                    "landing_ratio_vs_scale1": result["ratio_vs_reference"],
+                    "details": {
+                        "landing": result if scale == 1.0 else {**result, "reference": reference}
+                    },
+                }
+                for scale, result in results.items()
+            }
+        )
     return 0
 
 

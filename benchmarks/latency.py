@@ -225,9 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     replaces that figure in each scale's recorded results (dated; every other figure kept) and
     BENCHMARKS.md is regenerated for the largest scale."""
     import argparse
-    import json
 
-    from benchmarks.run import BENCH_DIR, WORK_DIR, _fmt_scale, prepare, write_report
+    from benchmarks.run import WORK_DIR, _fmt_scale, prepare, record_figures
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.latency", description=__doc__)
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0, 100.0])
@@ -243,13 +242,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scale {scale:g}: median {result['seconds']:.1f}s ({result['runs']})", flush=True)
         results[scale] = result
     if args.record:
-        for scale, result in results.items():
-            path = BENCH_DIR / f"results-scale-{_fmt_scale(scale)}.json"
-            recorded = json.loads(path.read_text())
-            recorded["event_to_snapshot_s"] = result["seconds"]
-            recorded.setdefault("details", {})["latency"] = result
-            path.write_text(json.dumps(recorded, indent=2, default=str) + "\n")
-        write_report(recorded)  # the largest scale on top; the table lists every scale
+        record_figures(
+            {
+                scale: {"event_to_snapshot_s": r["seconds"], "details": {"latency": r}}
+                for scale, r in results.items()
+            }
+        )
     return 0
 
 

@@ -77,22 +77,41 @@ def prepare(scale: float, until: date | None, reuse: bool) -> Path:
     say(f"data: demo at scale {_fmt_scale(scale)} into {home}")
     summary = generate(home, scale=scale, until=until)
     say(f"data: `outcomeloop run` loads {summary.total_events:,} events (log: {work / 'run.log'})")
+    started = time.monotonic()
+    returncode = outcomeloop_run(home, work / "run.log")
+    if returncode != 0:
+        tail = (work / "run.log").read_text()[-3000:]
+        raise SystemExit(f"`outcomeloop run` failed (exit {returncode}):\n{tail}")
+    say(f"data: loaded and published in {time.monotonic() - started:.1f}s")
+    return home
+
+
+def outcomeloop_run(home: Path, log: Path) -> int:
+    """`outcomeloop run` on `home` in a child process (its own instance), output to `log`."""
     env = {**os.environ, "OUTCOMELOOP_HOME": str(home)}
     env.pop("DAGSTER_HOME", None)
-    started = time.monotonic()
-    with (work / "run.log").open("w") as log:
-        done = subprocess.run(
+    with log.open("w") as out:
+        return subprocess.run(
             [str(Path(sys.executable).with_name("outcomeloop")), "run"],
             cwd=REPO_ROOT,
             env=env,
-            stdout=log,
+            stdout=out,
             stderr=subprocess.STDOUT,
-        )
-    if done.returncode != 0:
-        tail = (work / "run.log").read_text()[-3000:]
-        raise SystemExit(f"`outcomeloop run` failed (exit {done.returncode}):\n{tail}")
-    say(f"data: loaded and published in {time.monotonic() - started:.1f}s")
-    return home
+        ).returncode
+
+
+def record_figures(figures: dict[float, dict]) -> None:
+    """Replace some figures in each scale's recorded results (`figures[scale]`: top-level keys,
+    and `details` merged into the recorded details; every other figure kept as measured), then
+    regenerate BENCHMARKS.md with the largest scale on top (its table lists every scale)."""
+    for scale, update in sorted(figures.items()):
+        path = BENCH_DIR / f"results-scale-{_fmt_scale(scale)}.json"
+        recorded = json.loads(path.read_text())
+        details = update.pop("details", {})
+        recorded.update(update)
+        recorded.setdefault("details", {}).update(details)
+        path.write_text(json.dumps(recorded, indent=2, default=str) + "\n")
+    write_report(recorded)
 
 
 def count_events(home: Path) -> dict[str, int]:

@@ -259,6 +259,14 @@ def _response_row(rid, at, unit="A", score=2, account="acc1") -> dict:
             "account_id": account, "comment": "slow"}  # fmt: skip
 
 
+def _called_back(feedback_id: str, at: str) -> bytes:
+    """One `called_back` action on `feedback_id` at `at`."""
+    return _csv("feedback_actions", [
+        {"feedback_id": feedback_id, "action_at": at, "action_type": "called_back",
+         "owner": "ann", "root_cause": "", "note": ""}
+    ])  # fmt: skip
+
+
 # Each scenario below is one reason a period must be recomputed; the random sequences above
 # cover their combinations.
 
@@ -294,10 +302,7 @@ def test_an_action_for_an_item_of_an_old_period(tmp_path):
     homes.land("nps", _csv("nps", [_response_row("n1", "2025-01-10 10:00:00")]))
     homes.land("readiness", _ready("A", "2025-01-02"))
     homes.step("a January item in the loop")
-    homes.land("feedback_actions", _csv("feedback_actions", [
-        {"feedback_id": "n1", "action_at": "2025-01-11 09:00:00", "action_type": "called_back",
-         "owner": "ann", "root_cause": "", "note": ""}
-    ]))  # fmt: skip
+    homes.land("feedback_actions", _called_back("n1", "2025-01-11 09:00:00"))
     homes.step("its action")
 
 
@@ -345,10 +350,7 @@ def test_an_old_item_recomputed_alone_keeps_its_follow_up_in_a_later_period(tmp_
     homes.land("nps", _csv("nps", [_response_row("n1", "2025-01-10 10:00:00")]))
     homes.land("nps", _csv("nps", [_response_row("n2", "2025-03-05 10:00:00", score=9)]))
     homes.step("a January detractor of acc1, followed up in March")
-    homes.land("feedback_actions", _csv("feedback_actions", [
-        {"feedback_id": "n1", "action_at": "2025-01-11 09:00:00", "action_type": "called_back",
-         "owner": "ann", "root_cause": "", "note": ""}
-    ]))  # fmt: skip
+    homes.land("feedback_actions", _called_back("n1", "2025-01-11 09:00:00"))
     homes.step("an action on the January item: January alone is recomputed")
 
 
