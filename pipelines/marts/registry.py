@@ -293,7 +293,7 @@ def _feedback_items_touched(t: Touch) -> str:
     are found by it). Changed gates are added by the runner."""
     columns = ["responded_at", "account_id"]
     responses = " UNION ALL ".join(
-        f"SELECT '{s}' AS source, * FROM ({t.changes.rows_sql(s, columns)})" for s in ("nps", "ces")
+        f"SELECT '{s}' AS source, * FROM ({t.changes.rows_sql(s, columns)})" for s in loop.SURVEYS
     )
     actions = t.changes.rows_sql("feedback_actions", ["feedback_id"])
     arrival = t.period("received_at")
@@ -315,7 +315,7 @@ def _feedback_items_narrow(events: EventTables, periods: Recomputed) -> EventTab
     """An item's actions are those with its id, and its follow-up is a later response: only the
     responses from the first period recomputed on are read (a follow-up may be in any later
     period), and only the actions of responses near the periods recomputed."""
-    surveys = [s for s in ("nps", "ces") if s in events]
+    surveys = [s for s in loop.SURVEYS if s in events]
     narrowed = {s: events[s].filter(periods.since(events[s].responded_at)) for s in surveys}
     actions = events.get("feedback_actions")
     if actions is None or not surveys:
